@@ -1,0 +1,3 @@
+from leadsmith.cli import main
+
+main()

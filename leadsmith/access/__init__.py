@@ -1,0 +1,1 @@
+"""Who is calling: accounts, API keys and the authentication dependency."""

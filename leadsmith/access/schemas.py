@@ -1,0 +1,63 @@
+"""What the access feature hands to the rest of the service, and its one response model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    email: int
+    phone: int
+    employee: int
+
+    def of(self, kind: str) -> int:
+        price: int = getattr(self, kind)
+        return price
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated request's key and account."""
+
+    key_id: int
+    account_id: int
+    email: str
+    rate_limit: int
+    prices: Prices
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    email: str
+    credits: int
+    rate_limit: int | None
+    disabled: bool
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    id: int
+    account_id: int
+    name: str
+    prefix: str
+    created_at: int
+    last_used_at: int | None
+    revoked_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedKey:
+    info: KeyInfo
+    key: str
+
+
+class VerifyKeyResponse(BaseModel):
+    user: str = Field(
+        description="The e-mail of the account that owns the key",
+        examples=["email@adress"],
+    )

@@ -1,0 +1,73 @@
+"""create_app(): routers, middleware and error handlers; nothing else."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.responses import Response
+
+from leadsmith import __version__
+from leadsmith.access.endpoints import router as access_router
+from leadsmith.config import Settings, get_settings
+from leadsmith.contacts.endpoints import router as contacts_router
+from leadsmith.errors import install_error_handlers
+from leadsmith.http import JSONResponse
+from leadsmith.middleware import BodyLimitMiddleware, ContextMiddleware
+from leadsmith.services import Services, ServicesDep
+
+DESCRIPTION = """\
+A self-hosted contact-enrichment API that speaks the Kaspr public API.
+
+Send your key as `Authorization: Bearer YOUR-API-KEY` (a bare `Authorization: YOUR-API-KEY` works too).
+Every authenticated response carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`
+(milliseconds until the hourly window resets); charged endpoints add `Decreased-Credits` and `Remaining-Credits`.
+Every error has one shape: `{"error": {"code": "...", "message": "...", "status": 400}}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = Services.build(settings)
+        app.state.services = services
+        services.start_background()
+        try:
+            yield
+        finally:
+            await services.close()
+
+    app = FastAPI(
+        title="leadsmith",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=JSONResponse,
+    )
+    install_error_handlers(app)
+    app.include_router(access_router)
+    app.include_router(contacts_router)
+
+    @app.get("/healthz", tags=["Operations"], summary="Liveness: the process answers")
+    async def healthz() -> Response:
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/readyz", tags=["Operations"], summary="Readiness: the database answers")
+    async def readyz(services: ServicesDep) -> Response:
+        try:
+            await services.db.ping()
+        except Exception as exc:  # noqa: BLE001 - readiness reports any failure as not ready
+            return JSONResponse({"status": "unavailable", "database": repr(exc)[:200]}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ContextMiddleware)
+    return app

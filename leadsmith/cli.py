@@ -1,0 +1,356 @@
+"""The ``leadsmith`` console script. Each command opens the store, calls a service and prints the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from leadsmith.access import repository as access_repository
+from leadsmith.access.service import AccessService
+from leadsmith.config import Settings, get_settings
+from leadsmith.contacts.demo import DEMO_ACCOUNT, demo_records
+from leadsmith.contacts.files import ImportFile
+from leadsmith.contacts.import_service import ImportService, ImportSummary, parse_rows
+from leadsmith.db import migrate
+from leadsmith.db.database import Database, open_database
+from leadsmith.errors import LeadsmithError
+from leadsmith.metering import credits as credit_rules
+from leadsmith.metering import repository as metering_repository
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="leadsmith: a self-hosted contact-enrichment API server.", no_args_is_help=True, add_completion=False
+)
+accounts_app = typer.Typer(help="Create and list accounts.", no_args_is_help=True)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+credits_app = typer.Typer(help="Grant credits and read balances.", no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(keys_app, name="keys")
+app.add_typer(credits_app, name="credits")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValueError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _run(settings: Settings, body: Callable[[Database], Awaitable[T]]) -> T:
+    """Migrate, open the store, run ``body``, close; a LeadsmithError becomes a one-line message and exit 1."""
+    migrate.upgrade(settings.database_url)
+
+    async def main() -> T:
+        db = open_database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        try:
+            return await body(db)
+        finally:
+            await db.close()
+
+    try:
+        return asyncio.run(main())
+    except LeadsmithError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default LEADSMITH_HOST or 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default LEADSMITH_PORT or 8000)")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default LEADSMITH_WORKERS or 1)")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo data and print a demo API key first")] = False,
+) -> None:
+    """Run the API server (migrating the database first)."""
+    import uvicorn
+
+    if workers is not None:
+        os.environ["LEADSMITH_WORKERS"] = str(workers)
+    get_settings.cache_clear()
+    settings = _settings()
+    if demo:
+        _load_demo(settings)
+    else:
+        migrate.upgrade(settings.database_url)
+    bind_host, bind_port = host or settings.host, port if port is not None else settings.port
+    out.print(
+        f"leadsmith on http://{bind_host}:{bind_port}  (docs: /docs, {settings.workers} worker(s), "
+        f"counters: {settings.counters_backend()})"
+    )
+    uvicorn.run(
+        "leadsmith.app:create_app",
+        factory=True,
+        host=bind_host,
+        port=bind_port,
+        workers=settings.workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=settings.access_log,
+        log_level=settings.log_level,
+        proxy_headers=True,
+    )
+
+
+@app.command("migrate")
+def migrate_cmd() -> None:
+    """Bring the database schema up to date."""
+    settings = _settings()
+    migrate.upgrade(settings.database_url)
+    out.print("database is up to date")
+
+
+def _print_summary(summary: ImportSummary, show_errors: int) -> None:
+    for label, rows in (("skipped", summary.errors), ("warning", summary.warnings)):
+        for e in rows[:show_errors]:
+            err.print(f"line {e.line}: {label}: {e.reason}")
+        if len(rows) > show_errors:
+            err.print(f"... and {len(rows) - show_errors} more {label} lines")
+    table = Table(title="import summary", show_header=False)
+    for name in (
+        "rows",
+        "skipped",
+        "people_created",
+        "people_updated",
+        "companies_created",
+        "emails_added",
+        "phones_added",
+    ):
+        table.add_row(name.replace("_", " "), str(getattr(summary, name)))
+    table.add_row("warnings", str(len(summary.warnings)))
+    out.print(table)
+
+
+@app.command("import")
+def import_cmd(
+    files: Annotated[
+        list[Path], typer.Argument(help="CSV, TSV or JSON Lines files", exists=True, dir_okay=False, readable=True)
+    ],
+    source: Annotated[
+        str | None, typer.Option(help="Source label stored with each address (default: the file name)")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per transaction")] = 2000,
+    show_errors: Annotated[int, typer.Option(help="How many refused rows to print")] = 50,
+) -> None:
+    """Import contacts; a person is merged by LinkedIn id, then by e-mail. Importing twice changes nothing."""
+    settings = _settings()
+
+    async def body(db: Database) -> ImportSummary:
+        service = ImportService(db, settings.default_phone_region, batch_size)
+        total = ImportSummary()
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=err, transient=False, disable=not err.is_terminal) as progress:
+            for path in files:
+                with ImportFile(path) as f:
+                    task = progress.add_task(path.name, total=f.size or 1)
+
+                    def advance(_: ImportSummary, f: ImportFile = f, task: TaskID = task) -> None:
+                        progress.update(task, completed=f.position)
+
+                    summary = await service.import_records(
+                        parse_rows(f.rows(), settings.default_phone_region),
+                        source=source or path.name,
+                        on_batch=advance,
+                    )
+                    progress.update(task, completed=f.size or 1)
+                total.add(summary)
+        return total
+
+    summary = _run(settings, body)
+    _print_summary(summary, show_errors)
+
+
+def _load_demo(settings: Settings) -> None:
+    async def body(db: Database) -> str:
+        summary = await ImportService(db, settings.default_phone_region).import_records(demo_records(), source="demo")
+        access = AccessService(db, settings)
+        async with db.transaction() as tx:
+            account = await access_repository.account_by_email(tx, DEMO_ACCOUNT)
+            if account is None:
+                account = await access.create_account(tx, DEMO_ACCOUNT, credits_=1000)
+            for key in await access.keys_of(tx, account.id):
+                if key.name == "demo" and key.revoked_at is None:
+                    await access.revoke_key(tx, account.id, str(key.id))
+            created = await access.create_key(tx, account.id, "demo")
+        out.print(
+            f"demo data: {summary.people_created} people created, {summary.rows - summary.people_created} already there"
+        )
+        out.print(f"demo account {DEMO_ACCOUNT}: {account.credits} credits; earlier demo keys revoked")
+        return created.key
+
+    key = _run(settings, body)
+    out.print("demo API key (shown once):")
+    out.print(key, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def demo() -> None:
+    """Load the synthetic demo set (the reference's examples included) and print a fresh demo API key."""
+    _load_demo(_settings())
+
+
+@accounts_app.command("create")
+def accounts_create(
+    email: str,
+    credits: Annotated[
+        int | None, typer.Option(min=0, help="Starting credits (default LEADSMITH_SIGNUP_CREDITS)")
+    ] = None,
+    rate_limit: Annotated[
+        int | None, typer.Option(min=1, help="Requests per hour per key (default LEADSMITH_RATE_LIMIT_PER_HOUR)")
+    ] = None,
+    key_name: Annotated[str, typer.Option(help="Name of the first key")] = "default",
+) -> None:
+    """Create an account and its first API key; the key is printed as the last line."""
+    settings = _settings()
+
+    async def body(db: Database) -> tuple[int, str]:
+        access = AccessService(db, settings)
+        async with db.transaction() as tx:
+            account = await access.create_account(tx, email, credits_=credits, rate_limit=rate_limit)
+            created = await access.create_key(tx, account.id, key_name)
+        return account.credits, created.key
+
+    balance, key = _run(settings, body)
+    out.print(f"account {email} created with {balance} credits; its API key (shown once):")
+    out.print(key, highlight=False, soft_wrap=True)
+
+
+@accounts_app.command("list")
+def accounts_list() -> None:
+    """List accounts with their balances and limits."""
+    settings = _settings()
+    rows = _run(settings, access_repository.list_accounts)
+    table = Table("id", "email", "credits", "rate limit / h", "disabled")
+    for a in rows:
+        table.add_row(
+            str(a.id),
+            a.email,
+            str(a.credits),
+            str(a.rate_limit or settings.rate_limit_per_hour),
+            "yes" if a.disabled else "",
+        )
+    out.print(table)
+
+
+@keys_app.command("create")
+def keys_create(
+    email: str, name: Annotated[str, typer.Option(help="A name to recognise the key by")] = "default"
+) -> None:
+    """Create another key for an account; the key is printed as the last line."""
+    settings = _settings()
+
+    async def body(db: Database) -> str:
+        access = AccessService(db, settings)
+        async with db.transaction() as tx:
+            account = await access.account(tx, email)
+            return (await access.create_key(tx, account.id, name)).key
+
+    key = _run(settings, body)
+    out.print(f"new key for {email} (shown once):")
+    out.print(key, highlight=False, soft_wrap=True)
+
+
+@keys_app.command("list")
+def keys_list(email: str) -> None:
+    """List an account's keys (prefix, name, created, last used, revoked)."""
+    settings = _settings()
+
+    async def body(db: Database) -> list[tuple[str, ...]]:
+        access = AccessService(db, settings)
+        account = await access.account(db, email)
+        return [
+            (str(k.id), k.prefix + "…", k.name, _when(k.created_at), _when(k.last_used_at), _when(k.revoked_at))
+            for k in await access.keys_of(db, account.id)
+        ]
+
+    table = Table("id", "prefix", "name", "created", "last used", "revoked")
+    for row in _run(settings, body):
+        table.add_row(*row)
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    email: str, key: Annotated[str, typer.Argument(help="The key's id or its prefix (lsk_XXXXXXXX)")]
+) -> None:
+    """Revoke a key: the API refuses it within LEADSMITH_AUTH_CACHE_SECONDS."""
+    settings = _settings()
+
+    async def body(db: Database) -> str:
+        access = AccessService(db, settings)
+        async with db.transaction() as tx:
+            account = await access.account(tx, email)
+            return (await access.revoke_key(tx, account.id, key)).prefix
+
+    out.print(f"revoked {_run(settings, body)}…")
+
+
+@credits_app.command("grant")
+def credits_grant(
+    email: str,
+    amount: Annotated[int, typer.Argument(help="Credits to add (negative to take back)")],
+    reason: str = "grant",
+) -> None:
+    """Add credits to an account (recorded in its ledger)."""
+    settings = _settings()
+
+    async def body(db: Database) -> int:
+        access = AccessService(db, settings)
+        async with db.transaction() as tx:
+            account = await access.account(tx, email)
+            return await credit_rules.grant(tx, account.id, amount, reason=reason, now=access.clock())
+
+    out.print(f"{email}: balance is now {_run(settings, body)}")
+
+
+@credits_app.command("show")
+def credits_show(email: str, last: Annotated[int, typer.Option(help="Ledger rows to show")] = 20) -> None:
+    """An account's balance and latest ledger rows."""
+    settings = _settings()
+
+    async def body(db: Database) -> tuple[int, list[tuple[str, ...]]]:
+        account = await AccessService(db, settings).account(db, email)
+        rows = await metering_repository.ledger_of(db, account.id, last)
+        return account.credits, [
+            (_when(r.created_at), f"{r.delta:+d}", str(r.balance_after), r.reason, r.endpoint or "") for r in rows
+        ]
+
+    balance, rows = _run(settings, body)
+    out.print(f"{email}: {balance} credits")
+    table = Table("at", "delta", "balance", "reason", "endpoint")
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,12 @@
+"""The one place that reads the wall clock, so services can be given another in tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+Clock = Callable[[], int]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000

@@ -1,0 +1,75 @@
+"""The one settings class. Every value can come from the environment (``LEADSMITH_`` prefix) or ``.env``."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./leadsmith-data/leadsmith.db"
+_DEV_SECRET = secrets.token_urlsafe(32)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEADSMITH_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    redis_prefix: str = "leadsmith:"
+    counters: Literal["auto", "memory", "database", "redis"] = Field(
+        default="auto",
+        description="Where rate-limit windows live. auto: redis if redis_url is set, "
+        "memory for one worker, the database when several workers share it.",
+    )
+    workers: int = Field(default=1, ge=1, le=64)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    access_log: bool = False
+    log_level: str = "info"
+    secret_key: str = Field(default=_DEV_SECRET, min_length=16)
+
+    rate_limit_per_hour: int = Field(default=1000, ge=1)
+    rate_window_seconds: int = Field(default=3600, ge=1)
+    signup_credits: int = Field(default=100, ge=0)
+    cost_email: int = Field(default=1, ge=0)
+    cost_phone: int = Field(default=2, ge=0)
+    cost_employee: int = Field(default=1, ge=0)
+    cost_pattern: int = Field(default=0, ge=0)
+    reveal_window_days: float = Field(default=30, ge=0)
+    idempotency_ttl_hours: float = Field(default=24, gt=0)
+
+    employees_default_limit: int = Field(default=5, ge=1)
+    employees_max_limit: int = Field(default=100, ge=1)
+    max_body_bytes: int = Field(default=64 * 1024, ge=256)
+    auth_cache_seconds: float = Field(default=5.0, ge=0)
+    default_phone_region: str = Field(default="US", min_length=2, max_length=2)
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    db_pool_size: int = Field(default=10, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "production" and self.secret_key == _DEV_SECRET:
+            raise ValueError("LEADSMITH_SECRET_KEY must be set when LEADSMITH_ENVIRONMENT=production")
+        if self.employees_default_limit > self.employees_max_limit:
+            raise ValueError("employees_default_limit must not exceed employees_max_limit")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def counters_backend(self) -> Literal["memory", "database", "redis"]:
+        if self.counters != "auto":
+            return self.counters
+        if self.redis_url:
+            return "redis"
+        return "memory" if self.workers == 1 else "database"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,86 @@
+"""The Kaspr lead and company endpoints: parse, one service call, respond."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from leadsmith.access.auth import Authenticated, Context
+from leadsmith.body import body_openapi, parse_body
+from leadsmith.contacts.schemas import (
+    DomainRequest,
+    EmployeesRequest,
+    EmployeesResponse,
+    PatternsResponse,
+    ProfileRequest,
+    ProfileResponse,
+)
+from leadsmith.errors import error_docs
+from leadsmith.metering.schemas import Charged
+from leadsmith.openapi import CREDIT_HEADERS
+from leadsmith.services import ServicesDep
+
+router = APIRouter()
+_ERRORS = error_docs(400, 401, 402, 403, 404, 413, 429, 500)
+_IDEMPOTENCY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 255},
+    "description": "Retrying with the same key returns the first response, free of charge (kept 24 hours)",
+}
+
+
+def _extra(model: type, **more: object) -> dict[str, object]:
+    return {**body_openapi(model), "parameters": [_IDEMPOTENCY], **more}
+
+
+def _respond(charged: Charged) -> Response:
+    return Response(
+        charged.body,
+        status_code=charged.status,
+        media_type="application/json",
+        headers=charged.headers(),
+    )
+
+
+@router.post(
+    "/profile/profile",
+    tags=["Leads"],
+    summary="Get Lead",
+    description="Retrieves the e-mails and, with isPhoneRequired, the phones of a lead by LinkedIn id.",
+    response_model=ProfileResponse,
+    responses={200: {"headers": CREDIT_HEADERS}, **_ERRORS},
+    openapi_extra=_extra(ProfileRequest),
+)
+async def get_profile(request: Request, caller: Authenticated, ctx: Context, services: ServicesDep) -> Response:
+    body = await parse_body(request, ProfileRequest)
+    return _respond(await services.contacts.profile(caller, ctx, body))
+
+
+@router.post(
+    "/company/domainPattern",
+    tags=["Company"],
+    summary="Get Pattern",
+    description="Retrieves a company's e-mail patterns, best first, each with the probability it is right.",
+    response_model=PatternsResponse,
+    responses={200: {"headers": CREDIT_HEADERS}, **_ERRORS},
+    openapi_extra=_extra(DomainRequest),
+)
+async def get_pattern(request: Request, caller: Authenticated, ctx: Context, services: ServicesDep) -> Response:
+    body = await parse_body(request, DomainRequest)
+    return _respond(await services.contacts.domain_pattern(caller, ctx, body))
+
+
+@router.post(
+    "/company/domainEmployees",
+    tags=["Company"],
+    summary="Get Employees",
+    description="Retrieves the employees of a company by domain.",
+    response_model=EmployeesResponse,
+    responses={200: {"headers": CREDIT_HEADERS}, **_ERRORS},
+    openapi_extra=_extra(EmployeesRequest),
+)
+async def get_employees(request: Request, caller: Authenticated, ctx: Context, services: ServicesDep) -> Response:
+    body = await parse_body(request, EmployeesRequest)
+    return _respond(await services.contacts.domain_employees(caller, ctx, body))

@@ -1,0 +1,262 @@
+"""Importing contacts: records are merged into people (by LinkedIn id, then by e-mail) in batched transactions.
+
+Idempotent: a record that brings nothing new writes nothing, so importing a file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from leadsmith.clock import Clock, now_ms
+from leadsmith.contacts import import_repository as repo
+from leadsmith.contacts.files import RawRow
+from leadsmith.contacts.import_repository import PersonState
+from leadsmith.contacts.records import Record, RowError, parse_row
+from leadsmith.db.database import Database, Executor
+from leadsmith.db.tables import people
+
+_TEXT_FIELDS = ("full_name", "first_name", "last_name", "title", "location", "company_name")
+
+
+@dataclass
+class ImportSummary:
+    rows: int = 0
+    skipped: int = 0
+    people_created: int = 0
+    people_updated: int = 0
+    companies_created: int = 0
+    emails_added: int = 0
+    phones_added: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    warnings: list[RowError] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return any(
+            (self.people_created, self.people_updated, self.companies_created, self.emails_added, self.phones_added)
+        )
+
+    def add(self, other: ImportSummary) -> None:
+        for name in (
+            "rows",
+            "skipped",
+            "people_created",
+            "people_updated",
+            "companies_created",
+            "emails_added",
+            "phones_added",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors.extend(other.errors)
+        self.warnings.extend(other.warnings)
+
+
+def parse_rows(rows: Iterable[RawRow], default_region: str | None) -> Iterator[Record | RowError]:
+    for raw in rows:
+        if raw.values is None:
+            yield RowError(raw.line, raw.error or "unreadable row")
+        else:
+            yield parse_row(raw.values, raw.line, default_region)
+
+
+class _Batch:
+    """One transaction's worth of records, merged against what the store already holds."""
+
+    def __init__(self, tx: Executor, source: str, now: int) -> None:
+        self.tx, self.source, self.now = tx, source, now
+        self.summary = ImportSummary()
+        self.by_linkedin: dict[str, PersonState] = {}
+        self.by_sales_nav: dict[str, PersonState] = {}
+        self.by_id: dict[int, PersonState] = {}
+        self.owners: dict[str, int] = {}
+        self.companies: dict[str, tuple[int, str | None]] = {}
+        self.new_people: dict[int, PersonState] = {}
+        self.dirty: set[int] = set()
+        self.new_emails: list[dict[str, Any]] = []
+        self.new_phones: dict[tuple[int, str], dict[str, Any]] = {}
+        self.known_phones: set[tuple[int, str]] = set()
+
+    async def load(self, records: list[Record]) -> None:
+        tx = self.tx
+        domains = {r.domain for r in records if r.domain}
+        self.companies = await repo.companies_by_domain(tx, domains)
+        missing: list[dict[str, Any]] = [
+            {
+                "domain": d,
+                "name": next((r.company_name for r in records if r.domain == d and r.company_name), None),
+                "created_at": self.now,
+            }
+            for d in sorted(domains - self.companies.keys())
+        ]
+        if missing:
+            await repo.insert_companies(tx, missing)
+            self.summary.companies_created += len(missing)
+            self.companies.update(await repo.companies_by_domain(tx, {m["domain"] for m in missing}))
+        public = {r.linkedin.key for r in records if r.linkedin and r.linkedin.kind == "public"}
+        sales = {r.linkedin.key for r in records if r.linkedin and r.linkedin.kind == "sales_navigator"}
+        self.by_linkedin = await repo.people_where(tx, "linkedin_key", public)
+        self.by_sales_nav = await repo.people_where(tx, "sales_nav_id", sales)
+        self.owners = await repo.owners_of(tx, {a.address.lower() for r in records for a, _ in r.emails})
+        for state in (*self.by_linkedin.values(), *self.by_sales_nav.values()):
+            self.by_id[state.id] = state
+        unknown = set(self.owners.values()) - self.by_id.keys()
+        for state in (await repo.people_where(tx, "id", unknown)).values():
+            self.by_id[state.id] = state
+        self.known_phones = await repo.phones_of(tx, self.by_id.keys())
+
+    def _find(self, r: Record) -> PersonState | None:
+        if r.linkedin is not None:
+            index = self.by_linkedin if r.linkedin.kind == "public" else self.by_sales_nav
+            if (found := index.get(r.linkedin.key)) is not None:
+                return found
+        for address, _ in r.emails:
+            owner = self.owners.get(address.address.lower())
+            if owner is not None:
+                return self.by_id[owner]
+        return None
+
+    def apply(self, r: Record, new_id: Callable[[], int]) -> None:
+        self.summary.rows += 1
+        self.summary.warnings.extend(RowError(r.line, w) for w in r.warnings)
+        state = self._find(r)
+        if state is None:
+            state = PersonState(new_id(), None, None, None, None, None, None, None, None, None, None)
+            self.new_people[state.id] = state
+            self.by_id[state.id] = state
+        changed = False
+        if r.linkedin is not None:
+            if r.linkedin.kind == "public" and state.linkedin_key is None and r.linkedin.key not in self.by_linkedin:
+                state.linkedin_id, state.linkedin_key, changed = r.linkedin.value, r.linkedin.key, True
+                self.by_linkedin[r.linkedin.key] = state
+            elif (
+                r.linkedin.kind == "sales_navigator"
+                and state.sales_nav_id is None
+                and r.linkedin.key not in self.by_sales_nav
+            ):
+                state.sales_nav_id, changed = r.linkedin.key, True
+                self.by_sales_nav[r.linkedin.key] = state
+        for name in _TEXT_FIELDS:
+            value = getattr(r, name)
+            if value and getattr(state, name) != value:
+                setattr(state, name, value)
+                changed = True
+        if r.domain and r.domain in self.companies:
+            company_id = self.companies[r.domain][0]
+            if state.company_id != company_id:
+                state.company_id, changed = company_id, True
+        if changed and state.id not in self.new_people:
+            self.dirty.add(state.id)
+        for address, kind in r.emails:
+            key = address.address.lower()
+            owner = self.owners.get(key)
+            if owner is None:
+                self.owners[key] = state.id
+                self.new_emails.append(
+                    {
+                        "person_id": state.id,
+                        "address": address.address,
+                        "address_key": key,
+                        "domain": address.domain,
+                        "kind": kind,
+                        "valid": None,
+                        "source": self.source,
+                        "first_seen": self.now,
+                        "last_seen": self.now,
+                    }
+                )
+            elif owner != state.id:
+                self.summary.warnings.append(
+                    RowError(r.line, f"email: {address.address} already belongs to another person; left there")
+                )
+        for phone in r.phones:
+            pk = (state.id, phone.e164)
+            if pk not in self.known_phones and pk not in self.new_phones:
+                self.new_phones[pk] = {
+                    "person_id": state.id,
+                    "e164": phone.e164,
+                    "type": phone.type,
+                    "source": self.source,
+                    "first_seen": self.now,
+                    "last_seen": self.now,
+                }
+
+    async def write(self) -> None:
+        def row(s: PersonState) -> dict[str, Any]:
+            return {"id": s.id, **{f: getattr(s, f) for f in repo.PERSON_FIELDS}, "updated_at": self.now}
+
+        await repo.insert_people(self.tx, [{**row(s), "created_at": self.now} for s in self.new_people.values()])
+        await repo.update_people(self.tx, [row(self.by_id[i]) for i in sorted(self.dirty)])
+        await repo.insert_emails(self.tx, self.new_emails)
+        await repo.insert_phones(self.tx, list(self.new_phones.values()))
+        named = {
+            cid: r for d, (cid, name) in self.companies.items() if name is None for r in [self._company_name(d)] if r
+        }
+        await repo.name_companies(self.tx, named)
+        s = self.summary
+        s.people_created += len(self.new_people)
+        s.people_updated += len(self.dirty)
+        s.emails_added += len(self.new_emails)
+        s.phones_added += len(self.new_phones)
+
+    def _company_name(self, domain: str) -> str | None:
+        cid = self.companies[domain][0]
+        return next((p.company_name for p in self.by_id.values() if p.company_id == cid and p.company_name), None)
+
+
+@dataclass
+class ImportService:
+    db: Database
+    default_region: str | None = None
+    batch_size: int = 2000
+    clock: Clock = now_ms
+
+    async def import_records(
+        self,
+        items: Iterable[Record | RowError],
+        *,
+        source: str = "import",
+        on_batch: Callable[[ImportSummary], None] | None = None,
+    ) -> ImportSummary:
+        total = ImportSummary()
+        iterator = iter(items)
+        while batch := list(islice(iterator, self.batch_size)):
+            records = [r for r in batch if isinstance(r, Record)]
+            errors = [r for r in batch if isinstance(r, RowError)]
+            summary = await self._write_batch(records, source) if records else ImportSummary()
+            summary.skipped += len(errors)
+            summary.rows += len(errors)
+            summary.errors.extend(errors)
+            total.add(summary)
+            if on_batch is not None:
+                on_batch(summary)
+        return total
+
+    async def _write_batch(self, records: list[Record], source: str) -> ImportSummary:
+        async with self.db.transaction() as tx:
+            batch = _Batch(tx, source, self.clock())
+            await batch.load(records)
+            provisional = itertools.count(-1, -1)
+            for r in records:
+                batch.apply(r, lambda: next(provisional))
+            if batch.new_people:
+                fresh = await repo.allocate_ids(tx, people, len(batch.new_people))
+                _renumber(batch, dict(zip(sorted(batch.new_people, reverse=True), fresh, strict=True)))
+            await batch.write()
+            return batch.summary
+
+
+def _renumber(batch: _Batch, mapping: dict[int, int]) -> None:
+    """Give the batch's new people (numbered -1, -2, ... while merging) their real ids."""
+    for state in batch.new_people.values():
+        state.id = mapping[state.id]
+    batch.new_people = {s.id: s for s in batch.new_people.values()}
+    for email in batch.new_emails:
+        email["person_id"] = mapping.get(email["person_id"], email["person_id"])
+    batch.new_phones = {
+        (mapping.get(pid, pid), e164): {**row, "person_id": mapping.get(pid, pid)}
+        for (pid, e164), row in batch.new_phones.items()
+    }

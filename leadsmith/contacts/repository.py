@@ -1,0 +1,130 @@
+"""All SQL for reading contacts (writes live in ``importer_repository``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from leadsmith.db.database import Executor
+from leadsmith.db.tables import companies, emails, people, phones
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRow:
+    id: int
+    linkedin_id: str | None
+    full_name: str | None
+    first_name: str | None
+    last_name: str | None
+    title: str | None
+    location: str | None
+    updated_at: int
+    company_name: str | None
+    company_domain: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EmailRow:
+    address: str
+    kind: str
+    valid: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class Company:
+    id: int
+    domain: str
+    name: str | None
+
+
+_PERSON_COLS = (
+    people.c.id,
+    people.c.linkedin_id,
+    people.c.full_name,
+    people.c.first_name,
+    people.c.last_name,
+    people.c.title,
+    people.c.location,
+    people.c.updated_at,
+    sa.func.coalesce(people.c.company_name, companies.c.name).label("company_name"),
+    companies.c.domain.label("company_domain"),
+)
+_PERSON_FROM = people.outerjoin(companies, companies.c.id == people.c.company_id)
+_BY_LINKEDIN = sa.select(*_PERSON_COLS).select_from(_PERSON_FROM).where(people.c.linkedin_key == sa.bindparam("k"))
+_BY_SALES_NAV = sa.select(*_PERSON_COLS).select_from(_PERSON_FROM).where(people.c.sales_nav_id == sa.bindparam("k"))
+_VALID_RANK = sa.case((emails.c.valid.is_(True), 0), (emails.c.valid.is_(None), 1), else_=2)
+_EMAILS = (
+    sa.select(emails.c.person_id, emails.c.address, emails.c.kind, emails.c.valid)
+    .where(emails.c.person_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(emails.c.person_id, _VALID_RANK, emails.c.last_seen.desc(), emails.c.id)
+)
+_PHONES = (
+    sa.select(phones.c.person_id, phones.c.e164)
+    .where(phones.c.person_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(phones.c.person_id, phones.c.last_seen.desc(), phones.c.id)
+)
+_COMPANY = sa.select(companies.c.id, companies.c.domain, companies.c.name).where(
+    companies.c.domain == sa.bindparam("d")
+)
+
+
+async def person_by_linkedin(db: Executor, key: str, sales_navigator: bool = False) -> PersonRow | None:
+    row = await db.fetch_one(_BY_SALES_NAV if sales_navigator else _BY_LINKEDIN, {"k": key})
+    return PersonRow(*tuple(row)) if row else None
+
+
+async def emails_of(db: Executor, person_ids: Sequence[int]) -> dict[int, list[EmailRow]]:
+    out: dict[int, list[EmailRow]] = defaultdict(list)
+    if person_ids:
+        for r in await db.fetch_all(_EMAILS, {"ids": list(person_ids)}):
+            out[r.person_id].append(EmailRow(r.address, r.kind, r.valid))
+    return out
+
+
+async def phones_of(db: Executor, person_ids: Sequence[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = defaultdict(list)
+    if person_ids:
+        for r in await db.fetch_all(_PHONES, {"ids": list(person_ids)}):
+            out[r.person_id].append(r.e164)
+    return out
+
+
+async def company_by_domain(db: Executor, domain: str) -> Company | None:
+    row = await db.fetch_one(_COMPANY, {"d": domain})
+    return Company(*tuple(row)) if row else None
+
+
+async def employees(db: Executor, company_id: int, limit: int, require_phone: bool) -> list[PersonRow]:
+    """A company's people: those with a known work address first, then the most recently updated."""
+    has_pro = (
+        sa.select(emails.c.id)
+        .where(
+            emails.c.person_id == people.c.id,
+            emails.c.kind == "pro",
+            sa.or_(emails.c.valid.is_(None), emails.c.valid.is_(True)),
+        )
+        .exists()
+    )
+    stmt = (
+        sa.select(*_PERSON_COLS)
+        .select_from(_PERSON_FROM)
+        .where(people.c.company_id == company_id)
+        .order_by(sa.case((has_pro, 0), else_=1), people.c.updated_at.desc(), people.c.id)
+        .limit(limit)
+    )
+    if require_phone:
+        stmt = stmt.where(sa.select(phones.c.id).where(phones.c.person_id == people.c.id).exists())
+    return [PersonRow(*tuple(r)) for r in await db.fetch_all(stmt)]
+
+
+async def name_address_pairs(db: Executor, domain: str) -> list[tuple[str, str, str]]:
+    """(first name, last name, local part) of every known address at ``domain``."""
+    stmt = (
+        sa.select(people.c.first_name, people.c.last_name, emails.c.address)
+        .join(people, people.c.id == emails.c.person_id)
+        .where(emails.c.domain == domain)
+    )
+    return [(r.first_name or "", r.last_name or "", r.address.rsplit("@", 1)[0]) for r in await db.fetch_all(stmt)]

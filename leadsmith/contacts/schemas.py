@@ -1,0 +1,106 @@
+"""Request and response models of the Kaspr endpoints, field for field as the reference names them."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_STRICT = ConfigDict(strict=True, extra="ignore", str_strip_whitespace=True)
+
+
+class ProfileRequest(BaseModel):
+    model_config = _STRICT
+
+    id: str = Field(
+        min_length=1,
+        max_length=2048,
+        description='The lead\'s LinkedIn id: a slug ("john-doe") or any profile URL '
+        '("https://fr.linkedin.com/in/john-doe/?locale=fr_FR"), or a Sales Navigator id',
+        examples=["linkedinId"],
+    )
+    name: str = Field(
+        min_length=1,
+        max_length=512,
+        description="The lead's LinkedIn name",
+        examples=["Linkedin Name"],
+    )
+    isPhoneRequired: bool = Field(
+        default=False,
+        description="true: phones are revealed (and charged), and a lead with no known phone returns no data. "
+        "false: phones are not revealed.",
+    )
+
+
+class DomainRequest(BaseModel):
+    model_config = _STRICT
+
+    domain: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="A company domain: example.com, company@example.com, @example.com or https://www.example.com/about",
+        examples=["company@domain"],
+    )
+
+
+class EmployeesRequest(DomainRequest):
+    contactsNumberLimit: int | None = Field(
+        default=None,
+        description="Maximum number of employees to return (default 5, at most the server's maximum)",
+    )
+    isPhoneRequired: bool = Field(
+        default=False,
+        description="true: only employees with a known phone are returned, with their phones. "
+        "false: phones are not revealed.",
+    )
+
+
+class EmailItem(BaseModel):
+    email: str
+    valid: bool | None = Field(description="true: deliverable; false: undeliverable; null: not verified")
+
+
+class Profile(BaseModel):
+    id: str
+    name: str
+    firstName: str
+    lastName: str
+    emails: list[EmailItem]
+    currentProEmails: list[str]
+    currentPersonalEmails: list[str]
+    phones: list[str] = Field(description="International format, e.g. +33 6 12 34 56 78")
+    location: str | None
+    title: str | None
+    companyName: str | None
+    fetchedAt: int = Field(description="When this profile's data was last updated, epoch milliseconds")
+    currentProEmail: str | None
+    processingTime: float = Field(description="Seconds spent answering")
+    currentEmail: str | None
+
+
+class ProfileResponse(BaseModel):
+    profile: Profile
+
+
+class PatternItem(BaseModel):
+    pattern: str = Field(examples=["{first}.{last}@example.com"])
+    score: float = Field(ge=0, le=1)
+
+
+class PatternsResponse(BaseModel):
+    patterns: list[PatternItem]
+
+
+class Employee(BaseModel):
+    firstName: str
+    lastName: str
+    name: str
+    company: str | None
+    job: str | None
+    email: str | None
+    emails: list[EmailItem]
+    phones: list[str]
+    phone: str | None
+    location: str | None
+
+
+class EmployeesResponse(BaseModel):
+    employees: list[Employee]

@@ -1,0 +1,183 @@
+"""The Kaspr lookups: find what is known, shape it as the reference does, charge for what it reveals."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from leadsmith.access.schemas import Caller
+from leadsmith.config import Settings
+from leadsmith.contacts import repository
+from leadsmith.contacts.repository import EmailRow, PersonRow
+from leadsmith.contacts.schemas import DomainRequest, EmployeesRequest, ProfileRequest
+from leadsmith.db.database import Database
+from leadsmith.engine.identifiers import normalise_domain, normalise_linkedin
+from leadsmith.engine.names import join_name
+from leadsmith.engine.patterns import NameParts, count_patterns
+from leadsmith.engine.phones import international
+from leadsmith.errors import BadRequest, NotFound, coded
+from leadsmith.metering.schemas import Charged, Item, Work
+from leadsmith.metering.service import MeteringService, RequestContext
+
+
+def _field_error(field: str, problem: str) -> BadRequest:
+    err = BadRequest(
+        f"{field}: {problem}",
+        details=[{"field": field, "problem": problem, "type": "value_error"}],
+    )
+    return err
+
+
+def domain_of(text: str) -> str:
+    domain = normalise_domain(text)
+    if domain is None:
+        raise _field_error("domain", f"not a company domain: {text[:100]!r} (try example.com)")
+    return domain
+
+
+def _email_items(rows: Sequence[EmailRow]) -> list[dict[str, Any]]:
+    pro = [r for r in rows if r.kind == "pro"]
+    personal = [r for r in rows if r.kind != "pro"]
+    return [{"email": r.address, "valid": r.valid} for r in pro + personal]
+
+
+def _usable(rows: Sequence[EmailRow], kind: str) -> list[str]:
+    return [r.address for r in rows if r.kind == kind and r.valid is not False]
+
+
+def _names(p: PersonRow) -> tuple[str, str, str]:
+    first, last = p.first_name or "", p.last_name or ""
+    return first, last, p.full_name or join_name(first, last)
+
+
+def profile_payload(p: PersonRow, emails: Sequence[EmailRow], phones: Sequence[str], started: float) -> dict[str, Any]:
+    first, last, full = _names(p)
+    pro, personal = _usable(emails, "pro"), _usable(emails, "personal")
+    current_pro = pro[0] if pro else None
+    return {
+        "profile": {
+            "id": p.linkedin_id,
+            "name": full,
+            "firstName": first,
+            "lastName": last,
+            "emails": _email_items(emails),
+            "currentProEmails": pro,
+            "currentPersonalEmails": personal,
+            "phones": [international(e) for e in phones],
+            "location": p.location,
+            "title": p.title,
+            "companyName": p.company_name,
+            "fetchedAt": p.updated_at,
+            "currentProEmail": current_pro,
+            "processingTime": round(time.perf_counter() - started, 4),
+            "currentEmail": current_pro or (personal[0] if personal else None),
+        }
+    }
+
+
+def employee_payload(p: PersonRow, emails: Sequence[EmailRow], phones: Sequence[str]) -> dict[str, Any]:
+    first, last, full = _names(p)
+    usable = _usable(emails, "pro") + _usable(emails, "personal")
+    shown = [international(e) for e in phones]
+    return {
+        "firstName": first,
+        "lastName": last,
+        "name": full,
+        "company": p.company_name,
+        "job": p.title,
+        "email": usable[0] if usable else None,
+        "emails": _email_items(emails),
+        "phones": shown,
+        "phone": shown[0] if shown else None,
+        "location": p.location,
+    }
+
+
+@dataclass
+class ContactsService:
+    db: Database
+    settings: Settings
+    metering: MeteringService
+
+    async def profile(self, caller: Caller, ctx: RequestContext, req: ProfileRequest) -> Charged:
+        ref = normalise_linkedin(req.id)
+        if ref is None:
+            raise _field_error(
+                "id",
+                "not a LinkedIn profile id or URL (e.g. john-doe or https://www.linkedin.com/in/john-doe/)",
+            )
+
+        async def work() -> Work:
+            person = await repository.person_by_linkedin(self.db, ref.key, ref.kind == "sales_navigator")
+            if person is None:
+                raise coded(
+                    NotFound,
+                    "profile_not_found",
+                    f"no data is known for LinkedIn profile {ref.value!r}",
+                )
+            emails = (await repository.emails_of(self.db, [person.id]))[person.id]
+            phones: list[str] = []
+            if req.isPhoneRequired:
+                phones = (await repository.phones_of(self.db, [person.id]))[person.id]
+                if not phones:
+                    raise coded(
+                        NotFound,
+                        "phone_not_found",
+                        "no phone is known for this lead and isPhoneRequired is true: nothing returned or charged",
+                    )
+            items: list[Item] = []
+            if any(e.valid is not False for e in emails):
+                items.append(Item(person.id, "email"))
+            if phones:
+                items.append(Item(person.id, "phone"))
+            return Work(profile_payload(person, emails, phones, ctx.started), tuple(items))
+
+        return await self.metering.charged(caller, ctx, {"ref": ref.key, "phones": req.isPhoneRequired}, work)
+
+    async def domain_pattern(self, caller: Caller, ctx: RequestContext, req: DomainRequest) -> Charged:
+        domain = domain_of(req.domain)
+
+        async def work() -> Work:
+            pairs = await repository.name_address_pairs(self.db, domain)
+            if not pairs and await repository.company_by_domain(self.db, domain) is None:
+                raise coded(
+                    NotFound,
+                    "domain_not_found",
+                    f"nothing is known about the domain {domain!r}",
+                )
+            scores = count_patterns((NameParts.of(first, last), local) for first, last, local in pairs)
+            return Work({"patterns": [{"pattern": f"{s.pattern}@{domain}", "score": s.score} for s in scores]})
+
+        return await self.metering.charged(caller, ctx, {"domain": domain}, work)
+
+    async def domain_employees(self, caller: Caller, ctx: RequestContext, req: EmployeesRequest) -> Charged:
+        domain = domain_of(req.domain)
+        limit = self.settings.employees_default_limit if req.contactsNumberLimit is None else req.contactsNumberLimit
+        top = self.settings.employees_max_limit
+        if not 1 <= limit <= top:
+            raise _field_error("contactsNumberLimit", f"must be between 1 and {top}, got {limit}")
+
+        async def work() -> Work:
+            company = await repository.company_by_domain(self.db, domain)
+            if company is None:
+                raise coded(
+                    NotFound,
+                    "domain_not_found",
+                    f"no company is known at the domain {domain!r}",
+                )
+            staff = await repository.employees(self.db, company.id, limit, req.isPhoneRequired)
+            ids = [p.id for p in staff]
+            emails = await repository.emails_of(self.db, ids)
+            phones = await repository.phones_of(self.db, ids) if req.isPhoneRequired else {}
+            items: list[Item] = []
+            for p in staff:
+                items.append(Item(p.id, "employee"))
+                if phones.get(p.id):
+                    items.append(Item(p.id, "phone"))
+            payload = {"employees": [employee_payload(p, emails.get(p.id, []), phones.get(p.id, [])) for p in staff]}
+            return Work(payload, tuple(items))
+
+        params = {"domain": domain, "limit": limit, "phones": req.isPhoneRequired}
+        return await self.metering.charged(caller, ctx, params, work)

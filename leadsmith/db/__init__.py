@@ -1,0 +1,1 @@
+"""Engine and transaction handling, table definitions and Alembic migrations."""

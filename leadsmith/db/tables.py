@@ -1,0 +1,182 @@
+"""Every table, as SQLAlchemy Core. Times are integer epoch milliseconds, the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Ms = sa.BigInteger
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("credits", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rate_limit", sa.Integer, nullable=True),
+    sa.Column("cost_email", sa.Integer, nullable=True),
+    sa.Column("cost_phone", sa.Integer, nullable=True),
+    sa.Column("cost_employee", sa.Integer, nullable=True),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("password_hash", sa.String(255), nullable=True),
+    sa.Column("created_at", Ms, nullable=False),
+    sa.CheckConstraint("credits >= 0", name="credits_not_negative"),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column(
+        "account_id",
+        Id,
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Ms, nullable=False),
+    sa.Column("last_used_at", Ms, nullable=True),
+    sa.Column("revoked_at", Ms, nullable=True),
+)
+
+ledger = sa.Table(
+    "ledger",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column(
+        "account_id",
+        Id,
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("delta", sa.BigInteger, nullable=False),
+    sa.Column("balance_after", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("endpoint", sa.String(64), nullable=True),
+    sa.Column("request_id", sa.String(64), nullable=True),
+    sa.Column("created_at", Ms, nullable=False),
+    sa.Index("ix_ledger_account_id_created_at", "account_id", "created_at"),
+)
+
+reveals = sa.Table(
+    "reveals",
+    metadata,
+    sa.Column(
+        "account_id",
+        Id,
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "person_id",
+        Id,
+        sa.ForeignKey("people.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("revealed_at", Ms, nullable=False),
+)
+
+idempotency = sa.Table(
+    "idempotency",
+    metadata,
+    sa.Column(
+        "account_id",
+        Id,
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", Ms, nullable=False, index=True),
+)
+
+rate_windows = sa.Table(
+    "rate_windows",
+    metadata,
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("window_start", Ms, nullable=False),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+
+companies = sa.Table(
+    "companies",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("domain", sa.String(253), nullable=False, unique=True),
+    sa.Column("name", sa.String(255), nullable=True),
+    sa.Column("created_at", Ms, nullable=False),
+)
+
+people = sa.Table(
+    "people",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("linkedin_id", sa.String(255), nullable=True),
+    sa.Column("linkedin_key", sa.String(255), nullable=True, unique=True),
+    sa.Column("sales_nav_id", sa.String(255), nullable=True, unique=True),
+    sa.Column("full_name", sa.String(512), nullable=True),
+    sa.Column("first_name", sa.String(255), nullable=True),
+    sa.Column("last_name", sa.String(255), nullable=True),
+    sa.Column("title", sa.String(512), nullable=True),
+    sa.Column("location", sa.String(512), nullable=True),
+    sa.Column("company_name", sa.String(255), nullable=True),
+    sa.Column(
+        "company_id",
+        Id,
+        sa.ForeignKey("companies.id", ondelete="SET NULL"),
+        nullable=True,
+        index=True,
+    ),
+    sa.Column("created_at", Ms, nullable=False),
+    sa.Column("updated_at", Ms, nullable=False),
+)
+
+emails = sa.Table(
+    "emails",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column(
+        "person_id",
+        Id,
+        sa.ForeignKey("people.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("address", sa.String(320), nullable=False),
+    sa.Column("address_key", sa.String(320), nullable=False, unique=True),
+    sa.Column("domain", sa.String(253), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("valid", sa.Boolean, nullable=True),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("first_seen", Ms, nullable=False),
+    sa.Column("last_seen", Ms, nullable=False),
+)
+
+phones = sa.Table(
+    "phones",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("person_id", Id, sa.ForeignKey("people.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("e164", sa.String(32), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("first_seen", Ms, nullable=False),
+    sa.Column("last_seen", Ms, nullable=False),
+    sa.UniqueConstraint("person_id", "e164"),
+)

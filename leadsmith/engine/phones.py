@@ -1,0 +1,153 @@
+"""Phone numbers: parse, validate, E.164 to store, international format to show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+
+PhoneType = Literal["mobile", "landline", "voip", "other", "unknown"]
+
+_TYPES: dict[int, PhoneType] = {
+    PhoneNumberType.MOBILE: "mobile",
+    PhoneNumberType.FIXED_LINE: "landline",
+    PhoneNumberType.VOIP: "voip",
+    PhoneNumberType.TOLL_FREE: "other",
+    PhoneNumberType.PREMIUM_RATE: "other",
+    PhoneNumberType.SHARED_COST: "other",
+    PhoneNumberType.PERSONAL_NUMBER: "other",
+    PhoneNumberType.PAGER: "other",
+    PhoneNumberType.UAN: "other",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Phone:
+    e164: str
+    international: str
+    type: PhoneType
+    region: str | None
+
+
+def parse_phone(text: str, region: str | None = None) -> Phone | None:
+    """A valid number, or None. ``region`` (ISO 3166 alpha-2) is used when the text has no ``+`` prefix."""
+    text = text.strip()
+    if not text or len(text) > 64:
+        return None
+    try:
+        number = phonenumbers.parse(text, (region or "").upper() or None)
+    except NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return Phone(
+        e164=phonenumbers.format_number(number, PhoneNumberFormat.E164),
+        international=phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL),
+        type=_TYPES.get(phonenumbers.number_type(number), "unknown"),
+        region=phonenumbers.region_code_for_number(number),
+    )
+
+
+def international(e164: str) -> str:
+    try:
+        number = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
+
+
+_COUNTRY_NAMES = {
+    "france": "FR",
+    "germany": "DE",
+    "deutschland": "DE",
+    "united kingdom": "GB",
+    "uk": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "ireland": "IE",
+    "spain": "ES",
+    "espana": "ES",
+    "españa": "ES",
+    "italy": "IT",
+    "italia": "IT",
+    "portugal": "PT",
+    "netherlands": "NL",
+    "the netherlands": "NL",
+    "belgium": "BE",
+    "belgique": "BE",
+    "switzerland": "CH",
+    "suisse": "CH",
+    "austria": "AT",
+    "sweden": "SE",
+    "norway": "NO",
+    "denmark": "DK",
+    "finland": "FI",
+    "poland": "PL",
+    "czechia": "CZ",
+    "czech republic": "CZ",
+    "hungary": "HU",
+    "romania": "RO",
+    "greece": "GR",
+    "turkey": "TR",
+    "russia": "RU",
+    "ukraine": "UA",
+    "israel": "IL",
+    "india": "IN",
+    "china": "CN",
+    "japan": "JP",
+    "south korea": "KR",
+    "korea": "KR",
+    "vietnam": "VN",
+    "singapore": "SG",
+    "australia": "AU",
+    "new zealand": "NZ",
+    "canada": "CA",
+    "united states": "US",
+    "usa": "US",
+    "united states of america": "US",
+    "mexico": "MX",
+    "brazil": "BR",
+    "brasil": "BR",
+    "argentina": "AR",
+    "chile": "CL",
+    "colombia": "CO",
+    "south africa": "ZA",
+    "nigeria": "NG",
+    "morocco": "MA",
+    "maroc": "MA",
+    "tunisia": "TN",
+    "egypt": "EG",
+    "united arab emirates": "AE",
+    "uae": "AE",
+    "saudi arabia": "SA",
+    "luxembourg": "LU",
+    "taiwan": "TW",
+    "hong kong": "HK",
+    "indonesia": "ID",
+    "philippines": "PH",
+    "thailand": "TH",
+    "malaysia": "MY",
+    "pakistan": "PK",
+}
+_TLD_REGIONS = {"uk": "GB"}
+
+
+def region_hint(location: str | None, domain: str | None, default: str | None = None) -> str | None:
+    """The likeliest country for a person's local numbers: their location's country, else a ccTLD.
+
+    Two-letter location parts are not read as countries: "Denver, CO" is not Colombia.
+    """
+    if location:
+        for part in reversed([p.strip().lower() for p in location.split(",")]):
+            if part in _COUNTRY_NAMES:
+                return _COUNTRY_NAMES[part]
+    if domain:
+        tld = domain.rsplit(".", 1)[-1]
+        if tld in _TLD_REGIONS:
+            return _TLD_REGIONS[tld]
+        if len(tld) == 2 and tld.upper() in phonenumbers.SUPPORTED_REGIONS:
+            return tld.upper()
+    return default

@@ -1,0 +1,203 @@
+"""One error base class, one JSON shape: ``{"error": {"code", "message", "status"[, "details"]}}``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from leadsmith.http import JSONResponse
+
+log = logging.getLogger("leadsmith")
+
+
+class LeadsmithError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: list[dict[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        self.headers = dict(headers or {})
+
+
+class BadRequest(LeadsmithError):
+    status, code = 400, "invalid_request"
+
+
+class Unauthorized(LeadsmithError):
+    status, code = 401, "unauthorized"
+
+
+class InsufficientCredits(LeadsmithError):
+    status, code = 402, "insufficient_credits"
+
+
+class Forbidden(LeadsmithError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(LeadsmithError):
+    status, code = 404, "not_found"
+
+
+class Conflict(LeadsmithError):
+    status, code = 409, "conflict"
+
+
+class PayloadTooLarge(LeadsmithError):
+    status, code = 413, "payload_too_large"
+
+
+class RateLimited(LeadsmithError):
+    status, code = 429, "rate_limited"
+
+
+class ServiceUnavailable(LeadsmithError):
+    status, code = 503, "service_unavailable"
+
+
+def coded(base: type[LeadsmithError], code: str, message: str, **kwargs: Any) -> LeadsmithError:
+    """An error of ``base``'s status carrying a more precise machine code."""
+    err = base(message, **kwargs)
+    err.code = code
+    return err
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    status: int
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+def error_payload(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message, "status": status}
+    if details:
+        body["details"] = details
+    return {"error": body}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        error_payload(status, code, message, details),
+        status_code=status,
+        headers=headers,
+    )
+
+
+_HTTP_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def describe_validation_errors(errors: Any) -> tuple[str, list[dict[str, Any]]]:
+    details: list[dict[str, Any]] = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        field = ".".join(loc) or "body"
+        details.append(
+            {
+                "field": field,
+                "problem": err.get("msg", "invalid"),
+                "type": err.get("type", "invalid"),
+            }
+        )
+    first = details[0] if details else {"field": "body", "problem": "invalid"}
+    message = f"{first['field']}: {first['problem']}"
+    if len(details) > 1:
+        message += f" (and {len(details) - 1} more)"
+    return message, details
+
+
+async def _leadsmith_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LeadsmithError)
+    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    message, details = describe_validation_errors(exc.errors())
+    return error_response(400, "invalid_request", message, details)
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    if exc.status_code == 404 and message == "Not Found":
+        message = "no such endpoint"
+    elif exc.status_code == 405:
+        message = "method not allowed on this endpoint"
+    return error_response(exc.status_code, code, message, headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error(
+        "unhandled error on %s %s: %r",
+        request.method,
+        request.url.path,
+        exc,
+        exc_info=exc,
+    )
+    return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(LeadsmithError, _leadsmith_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def _doc(status: int, description: str) -> dict[str, Any]:
+    return {"model": ErrorResponse, "description": description}
+
+
+ERROR_DOCS: dict[int | str, dict[str, Any]] = {
+    400: _doc(400, "Bad JSON, or a missing or wrong-typed field (the message names it)"),
+    401: _doc(401, "No API key, a mistyped key (bad checksum), an unknown or a revoked key"),
+    402: _doc(
+        402,
+        "Not enough credits for the data this request would reveal; nothing is returned",
+    ),
+    403: _doc(403, "The account is disabled"),
+    404: _doc(404, "Nothing is known for this lead or domain"),
+    413: _doc(413, "The request body is larger than the server accepts"),
+    429: _doc(429, "The key's hourly limit is reached; see Retry-After"),
+    500: _doc(500, "An unexpected error (logged server-side, never a traceback)"),
+}
+
+
+def error_docs(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {s: ERROR_DOCS[s] for s in statuses}

@@ -1,0 +1,110 @@
+"""Fixed hourly windows per key behind one interface, with three backends.
+
+A window opens at a key's first request and lasts ``window_ms``; every request in it adds one.
+The memory backend serves a single worker; the database backend (one atomic upsert) lets several
+workers share the SQLite file or PostgreSQL; the Redis backend runs one Lua script per hit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import sqlalchemy as sa
+
+from leadsmith.db.database import Database, upsert
+from leadsmith.db.tables import rate_windows
+from leadsmith.errors import ServiceUnavailable, coded
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    count: int
+    reset_ms: int
+
+
+class Counters(Protocol):
+    async def hit(self, key: str, window_ms: int, now_ms: int) -> Window: ...
+    async def close(self) -> None: ...
+
+
+class MemoryCounters:
+    def __init__(self) -> None:
+        self._windows: dict[str, tuple[int, int]] = {}
+
+    async def hit(self, key: str, window_ms: int, now_ms: int) -> Window:
+        start, count = self._windows.get(key, (0, 0))
+        if start + window_ms <= now_ms:
+            start, count = now_ms, 0
+            if len(self._windows) > 100_000:
+                self._windows = {k: v for k, v in self._windows.items() if v[0] + window_ms > now_ms}
+        count += 1
+        self._windows[key] = (start, count)
+        return Window(count, start + window_ms - now_ms)
+
+    async def close(self) -> None:
+        self._windows.clear()
+
+
+class DatabaseCounters:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def hit(self, key: str, window_ms: int, now_ms: int) -> Window:
+        ins = upsert(self.db.dialect, rate_windows).values(key=key, window_start=now_ms, count=1)
+        expired = rate_windows.c.window_start + window_ms <= now_ms
+        stmt = ins.on_conflict_do_update(
+            index_elements=[rate_windows.c.key],
+            set_={
+                "count": sa.case((expired, 1), else_=rate_windows.c.count + 1),
+                "window_start": sa.case((expired, now_ms), else_=rate_windows.c.window_start),
+            },
+        ).returning(rate_windows.c.count, rate_windows.c.window_start)
+        async with self.db.transaction() as tx:
+            row = await tx.fetch_one(stmt)
+        assert row is not None
+        return Window(int(row.count), int(row.window_start) + window_ms - now_ms)
+
+    async def close(self) -> None:
+        return None
+
+
+_HIT_LUA = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+"""
+
+
+class RedisCounters:
+    """Fails closed: when Redis cannot be reached the request is refused with a 503, never let through."""
+
+    def __init__(self, url: str, prefix: str = "leadsmith:") -> None:
+        from redis.asyncio import Redis
+
+        self.redis = Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self.prefix = prefix + "rl:"
+        self._hit = self.redis.register_script(_HIT_LUA)
+
+    async def hit(self, key: str, window_ms: int, now_ms: int) -> Window:
+        from redis.exceptions import RedisError
+
+        try:
+            count, ttl = await self._hit(keys=[self.prefix + key], args=[window_ms])
+        except (RedisError, OSError) as exc:
+            raise coded(
+                ServiceUnavailable,
+                "rate_limiter_unavailable",
+                "the rate limiter cannot be reached; retry shortly",
+            ) from exc
+        return Window(int(count), int(ttl))
+
+    async def close(self) -> None:
+        await self.redis.aclose()

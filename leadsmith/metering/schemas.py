@@ -1,0 +1,65 @@
+"""Plain records passed between metering and the features it charges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+RevealKind = Literal["email", "phone", "employee"]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One request counted against a key's window."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_ms: int
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        h = [
+            (b"x-ratelimit-limit", str(self.limit).encode()),
+            (b"x-ratelimit-remaining", str(self.remaining).encode()),
+            (b"x-ratelimit-reset", str(self.reset_ms).encode()),
+        ]
+        if not self.allowed:
+            h.append((b"retry-after", str(max(1, -(-self.reset_ms // 1000))).encode()))
+        return h
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """Something a response reveals about one person, priced by kind."""
+
+    person_id: int
+    kind: RevealKind
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """What a charged endpoint computed: the JSON payload and the items it reveals."""
+
+    payload: object
+    items: tuple[Item, ...] = ()
+    status: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Charged:
+    """A charged endpoint's answer: the body as bytes and the two credit headers."""
+
+    body: bytes
+    status: int
+    decreased: int
+    remaining: int
+    replayed: bool = False
+
+    def headers(self) -> dict[str, str]:
+        h = {
+            "Decreased-Credits": str(self.decreased),
+            "Remaining-Credits": str(self.remaining),
+        }
+        if self.replayed:
+            h["Idempotent-Replayed"] = "true"
+        return h

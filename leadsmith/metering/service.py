@@ -1,0 +1,145 @@
+"""Counting requests against hourly limits and running charged requests exactly once."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from leadsmith.access.schemas import Caller
+from leadsmith.clock import Clock, now_ms
+from leadsmith.config import Settings
+from leadsmith.db.database import Database
+from leadsmith.errors import BadRequest, Conflict, coded
+from leadsmith.metering import credits, repository
+from leadsmith.metering.counters import Counters
+from leadsmith.metering.schemas import Charged, Hit, Work
+
+_DAY_MS = 86_400_000
+
+
+class _Replay(Exception):
+    """Another request stored its response under this idempotency key first."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    request_id: str
+    endpoint: str
+    idempotency_key: str | None
+    started: float
+
+
+def fingerprint(endpoint: str, params: Mapping[str, Any]) -> str:
+    return hashlib.sha256(endpoint.encode() + b"\0" + orjson.dumps(params, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def check_idempotency_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not 1 <= len(value) <= 255 or not value.isascii() or not value.isprintable():
+        raise coded(
+            BadRequest,
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1 to 255 printable ASCII characters",
+        )
+    return value
+
+
+@dataclass
+class MeteringService:
+    db: Database
+    settings: Settings
+    counters: Counters
+    clock: Clock = now_ms
+
+    async def hit(self, caller: Caller) -> Hit:
+        window_ms = self.settings.rate_window_seconds * 1000
+        window = await self.counters.hit(f"key:{caller.key_id}", window_ms, self.clock())
+        return Hit(
+            allowed=window.count <= caller.rate_limit,
+            limit=caller.rate_limit,
+            remaining=max(0, caller.rate_limit - window.count),
+            reset_ms=max(0, window.reset_ms),
+        )
+
+    async def charged(
+        self,
+        caller: Caller,
+        ctx: RequestContext,
+        params: Mapping[str, Any],
+        work: Callable[[], Awaitable[Work]],
+    ) -> Charged:
+        """Run ``work`` and charge for what it reveals, in one transaction with the stored response.
+
+        With an idempotency key, a request already answered gets its first response back, free.
+        """
+        now = self.clock()
+        idem_since = now - int(self.settings.idempotency_ttl_hours * 3_600_000)
+        request_hash = fingerprint(ctx.endpoint, params) if ctx.idempotency_key else ""
+        if ctx.idempotency_key:
+            replay = await self._replay(caller, ctx.idempotency_key, request_hash, idem_since)
+            if replay is not None:
+                return replay
+
+        result = await work()
+        body = orjson.dumps(result.payload)
+        fresh_since = now - int(self.settings.reveal_window_days * _DAY_MS)
+        if not ctx.idempotency_key and await self._all_fresh(caller, result, fresh_since):
+            return Charged(
+                body,
+                result.status,
+                0,
+                await repository.balance(self.db, caller.account_id),
+            )
+        try:
+            async with self.db.transaction() as tx:
+                if ctx.idempotency_key and not await repository.store_response(
+                    tx,
+                    caller.account_id,
+                    ctx.idempotency_key,
+                    request_hash,
+                    result.status,
+                    body,
+                    now,
+                    idem_since,
+                ):
+                    raise _Replay
+                decreased, remaining = await credits.charge(
+                    tx,
+                    caller.account_id,
+                    caller.prices,
+                    result.items,
+                    endpoint=ctx.endpoint,
+                    request_id=ctx.request_id,
+                    now=now,
+                    fresh_since=fresh_since,
+                )
+        except _Replay:
+            assert ctx.idempotency_key is not None
+            replay = await self._replay(caller, ctx.idempotency_key, request_hash, idem_since)
+            assert replay is not None
+            return replay
+        return Charged(body, result.status, decreased, remaining)
+
+    async def _all_fresh(self, caller: Caller, result: Work, since: int) -> bool:
+        if not result.items:
+            return True
+        fresh = await repository.fresh_reveals(self.db, caller.account_id, result.items, since)
+        return all((i.person_id, i.kind) in fresh for i in result.items)
+
+    async def _replay(self, caller: Caller, key: str, request_hash: str, since: int) -> Charged | None:
+        row = await repository.stored_response(self.db, caller.account_id, key, since)
+        if row is None:
+            return None
+        if row.request_hash != request_hash:
+            raise coded(
+                Conflict,
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used for a different request; use a new key",
+            )
+        remaining = await repository.balance(self.db, caller.account_id)
+        return Charged(bytes(row.body), int(row.status_code), 0, remaining, replayed=True)

@@ -1,0 +1,82 @@
+"""The long-lived objects one worker shares across requests, built once at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from leadsmith.access.service import AccessService
+from leadsmith.config import Settings
+from leadsmith.contacts.service import ContactsService
+from leadsmith.db.database import Database, open_database
+from leadsmith.metering.counters import (
+    Counters,
+    DatabaseCounters,
+    MemoryCounters,
+    RedisCounters,
+)
+from leadsmith.metering.service import MeteringService
+
+
+def open_counters(settings: Settings, db: Database) -> Counters:
+    backend = settings.counters_backend()
+    if backend == "redis":
+        if not settings.redis_url:
+            raise ValueError("LEADSMITH_COUNTERS=redis needs LEADSMITH_REDIS_URL")
+        return RedisCounters(settings.redis_url, settings.redis_prefix)
+    if backend == "database":
+        return DatabaseCounters(db)
+    return MemoryCounters()
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    counters: Counters
+    access: AccessService
+    metering: MeteringService
+    contacts: ContactsService
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        db = open_database(
+            settings.database_url,
+            busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            pool_size=settings.db_pool_size,
+        )
+        counters = open_counters(settings, db)
+        metering = MeteringService(db, settings, counters)
+        return cls(
+            settings=settings,
+            db=db,
+            counters=counters,
+            access=AccessService(db, settings),
+            metering=metering,
+            contacts=ContactsService(db, settings, metering),
+        )
+
+    def start_background(self) -> None:
+        self._tasks.append(asyncio.create_task(self.access.run_flusher()))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.access.flush_last_used()
+        await self.counters.close()
+        await self.db.close()
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
