@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import unicodedata
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 _STRICT = ConfigDict(strict=True, extra="ignore", str_strip_whitespace=True)
+
+
+def _printable(value: str) -> str:
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_printable)]
 
 
 class ProfileRequest(BaseModel):
     model_config = _STRICT
 
-    id: str = Field(
+    id: Text = Field(
         min_length=1,
         max_length=2048,
         description='The lead\'s LinkedIn id: a slug ("john-doe") or any profile URL '
         '("https://fr.linkedin.com/in/john-doe/?locale=fr_FR"), or a Sales Navigator id',
         examples=["linkedinId"],
     )
-    name: str = Field(
+    name: Text = Field(
         min_length=1,
         max_length=512,
         description="The lead's LinkedIn name",
@@ -33,7 +45,7 @@ class ProfileRequest(BaseModel):
 class DomainRequest(BaseModel):
     model_config = _STRICT
 
-    domain: str = Field(
+    domain: Text = Field(
         min_length=1,
         max_length=2048,
         description="A company domain: example.com, company@example.com, @example.com or https://www.example.com/about",

@@ -27,9 +27,10 @@ def parse_address(text: str) -> Address | None:
     Dotless domains are accepted, as RFC 5321 allows: whether mail is delivered there is for
     verification to decide, not syntax.
     """
-    text = text.strip().strip("<>").strip()
+    text = text.strip()
     if text.lower().startswith("mailto:"):
         text = text[7:]
+    text = text.strip().strip("<>").strip()
     if text.count("@") != 1 or len(text) > 320:
         return None
     local, domain = text.split("@")

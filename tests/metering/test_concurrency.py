@@ -1,0 +1,85 @@
+"""Counting under load, over real HTTP: exact rate limits, a balance that never goes negative, no double charges."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import httpx
+import sqlalchemy as sa
+
+from leadsmith.db.database import Database
+from leadsmith.db.tables import emails, people
+from tests.conftest import MakeAccount, balance_and_ledger
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def linkedin_ids_with_email(db: Database) -> list[str]:
+    stmt = (
+        sa.select(people.c.linkedin_id)
+        .where(people.c.linkedin_id.is_not(None), sa.select(emails.c.id).where(emails.c.person_id == people.c.id).exists())
+        .order_by(people.c.id)
+    )
+    return [r.linkedin_id for r in await db.fetch_all(stmt)]
+
+
+async def test_rate_limit_is_exact_under_concurrency(client: httpx.AsyncClient, make_account: MakeAccount) -> None:
+    n = 40
+    acct = await make_account(rate_limit=n)
+    responses = await asyncio.gather(*(client.get("/keys/verifyKey", headers=auth(acct.key)) for _ in range(3 * n)))
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {200: n, 429: 2 * n}
+    remaining = sorted(int(r.headers["X-RateLimit-Remaining"]) for r in responses if r.status_code == 200)
+    assert remaining == list(range(n))
+    for r in responses:
+        assert r.headers["X-RateLimit-Limit"] == str(n)
+        if r.status_code == 429:
+            assert r.json()["error"]["code"] == "rate_limited"
+            assert int(r.headers["Retry-After"]) >= 1
+            assert r.headers["X-RateLimit-Remaining"] == "0"
+    later = await client.get("/keys/verifyKey", headers=auth(acct.key))
+    assert later.status_code == 429
+
+
+async def test_credits_never_go_negative_and_the_ledger_sums_to_the_balance(
+    client: httpx.AsyncClient, make_account: MakeAccount, db: Database
+) -> None:
+    ids = (await linkedin_ids_with_email(db))[:300]
+    assert len(ids) == 300
+    acct = await make_account(credits=100)
+    responses = await asyncio.gather(
+        *(client.post("/profile/profile", headers=auth(acct.key), json={"id": i, "name": "x"}) for i in ids)
+    )
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {200: 100, 402: 200}
+    assert sum(int(r.headers["Decreased-Credits"]) for r in responses) == 100
+    assert all(int(r.headers["Remaining-Credits"]) >= 0 for r in responses)
+    assert await balance_and_ledger(db, acct.id) == (0, 0)
+
+
+async def test_one_lead_revealed_concurrently_is_charged_once(
+    client: httpx.AsyncClient, make_account: MakeAccount, db: Database
+) -> None:
+    acct = await make_account(credits=100)
+    body = {"id": "kathleen-harvey", "name": "Kathleen Harvey", "isPhoneRequired": True}
+    responses = await asyncio.gather(*(client.post("/profile/profile", headers=auth(acct.key), json=body) for _ in range(100)))
+    assert {r.status_code for r in responses} == {200}
+    assert sorted(int(r.headers["Decreased-Credits"]) for r in responses)[-1] == 3
+    assert sum(int(r.headers["Decreased-Credits"]) for r in responses) == 3
+    assert await balance_and_ledger(db, acct.id) == (97, 97)
+
+
+async def test_idempotency_key_under_concurrency_charges_once(
+    client: httpx.AsyncClient, make_account: MakeAccount, db: Database
+) -> None:
+    acct = await make_account(credits=100)
+    headers = {**auth(acct.key), "Idempotency-Key": "burst-1"}
+    body = {"domain": "example.com", "contactsNumberLimit": 7}
+    responses = await asyncio.gather(*(client.post("/company/domainEmployees", headers=headers, json=body) for _ in range(60)))
+    assert {r.status_code for r in responses} == {200}
+    assert len({r.content for r in responses}) == 1
+    assert sum(int(r.headers["Decreased-Credits"]) for r in responses) == 7
+    assert await balance_and_ledger(db, acct.id) == (93, 93)
