@@ -86,10 +86,13 @@ return {count, ttl}
 class RedisCounters:
     """Fails closed: when Redis cannot be reached the request is refused with a 503, never let through."""
 
-    def __init__(self, url: str, prefix: str = "leadsmith:") -> None:
-        from redis.asyncio import Redis
+    def __init__(self, url: str, prefix: str = "leadsmith:", pool_size: int = 64) -> None:
+        from redis.asyncio import BlockingConnectionPool, Redis
 
-        self.redis = Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=pool_size, timeout=2.0, socket_timeout=1.0, socket_connect_timeout=1.0
+        )
+        self.redis = Redis(connection_pool=pool)
         self.prefix = prefix + "rl:"
         self._hit = self.redis.register_script(_HIT_LUA)
 
@@ -108,3 +111,4 @@ class RedisCounters:
 
     async def close(self) -> None:
         await self.redis.aclose()
+        await self.redis.connection_pool.disconnect()

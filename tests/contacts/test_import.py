@@ -1,0 +1,127 @@
+"""``leadsmith import``: CSV and JSON Lines, merging, bad rows with line numbers, and idempotency."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from leadsmith.db import migrate
+from leadsmith.db.database import open_database
+from leadsmith.db.tables import companies, emails, people, phones
+from tests.support import base_env, cli, temporary_database
+
+CSV = """\
+First Name,LAST_NAME,LinkedIn,Emails,Phone,Job Title,company,Domain,location
+Ada,Lovelace,https://www.linkedin.com/in/ada-lovelace/,ada.lovelace@analytical.io;ada@gmail.com,+44 20 7946 0958,Countess,Analytical Engines,analytical.io,"London, United Kingdom"
+Charles,Babbage,charles-babbage,cbabbage@analytical.io,020 7946 0000,Inventor,Analytical Engines,,"London, United Kingdom"
+Grace,Hopper,,grace@navy.example,not-a-phone,Rear Admiral,US Navy,,"Arlington, United States"
+Nobody,Atall,,,,,,,
+Alan,Turing,not a linkedin url!,alan@bletchley.example,,,,,
+"Multi
+Line",Name,multi-line-person,ml@analytical.io,,,,,
+"""
+
+JSONL = "\n".join(
+    [
+        json.dumps({"name": "Ada Lovelace", "linkedinUrl": "linkedin.com/in/Ada-Lovelace", "title": "Mathematician"}),
+        json.dumps({"fullName": "Grace M. Hopper", "email": ["grace@navy.example", "ghopper@navy.example"], "phones": ["+1 202-555-0143"]}),
+        "{broken json",
+        json.dumps(["not", "an", "object"]),
+        json.dumps({"name": {"first": "x"}, "email": "x@y.example"}),
+        json.dumps({"firstName": "Linus", "lastName": "Torvalds", "email": "linus@kernel.example", "domain": "https://kernel.example/about"}),
+    ]
+)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    with temporary_database(tmp_path) as url:
+        migrate.upgrade(url)
+        yield url, base_env(url)
+
+
+async def snapshot(url: str) -> dict[str, list[tuple[object, ...]]]:
+    db = open_database(url)
+    try:
+        out = {}
+        for table in (people, emails, phones, companies):
+            rows = await db.fetch_all(sa.select(table).order_by(*table.primary_key.columns))
+            out[table.name] = [tuple(r) for r in rows]
+        return out
+    finally:
+        await db.close()
+
+
+def counts(stdout: str) -> dict[str, int]:
+    found = {}
+    for line in stdout.splitlines():
+        parts = [p.strip() for p in line.strip("│ ").split("│")]
+        if len(parts) == 2 and parts[1].isdigit():
+            found[parts[0]] = int(parts[1])
+    return found
+
+
+async def test_csv_import_merges_reports_and_is_idempotent(store: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    url, env = store
+    path = tmp_path / "contacts.csv"
+    path.write_text(CSV)
+    first = cli(env, "import", str(path))
+    summary = counts(first.stdout)
+    assert summary["rows"] == 6 and summary["skipped"] == 2
+    assert summary["people created"] == 4 and summary["companies created"] == 2
+    assert summary["emails added"] == 5 and summary["phones added"] == 2
+    assert "line 5: skipped: needs a LinkedIn id or an e-mail address" in first.stderr
+    assert "line 6: skipped: linkedin: not a LinkedIn profile id or URL" in first.stderr
+    assert "line 4: warning: phone: not a valid number" in first.stderr
+
+    before = await snapshot(url)
+    second = cli(env, "import", str(path))
+    again = counts(second.stdout)
+    assert again["people created"] == again["people updated"] == again["emails added"] == again["phones added"] == 0
+    assert again["companies created"] == 0
+    assert await snapshot(url) == before
+
+    ada = next(p for p in before["people"] if p[1] == "ada-lovelace")
+    assert (ada[5], ada[6]) == ("Ada", "Lovelace")
+    babbage_phone = next(p for p in before["phones"] if p[2] == "+442079460000")
+    assert babbage_phone
+    ml = next(p for p in before["people"] if p[1] == "multi-line-person")
+    assert ml[4] == "Multi Line Name"
+
+
+async def test_jsonl_merges_by_linkedin_then_email(store: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    url, env = store
+    csv_path, jsonl_path = tmp_path / "a.csv", tmp_path / "b.jsonl"
+    csv_path.write_text(CSV)
+    jsonl_path.write_text(JSONL)
+    cli(env, "import", str(csv_path))
+    out = cli(env, "import", str(jsonl_path))
+    summary = counts(out.stdout)
+    assert summary["rows"] == 6 and summary["skipped"] == 3
+    assert summary["people created"] == 1 and summary["people updated"] == 2
+    assert "line 3: skipped: not valid JSON" in out.stderr
+    assert "line 4: skipped: each line must be a JSON object" in out.stderr
+    assert "line 5: skipped: name: expected text" in out.stderr
+    snap = await snapshot(url)
+    ada = next(p for p in snap["people"] if p[1] == "ada-lovelace")
+    assert ada[7] == "Mathematician"
+    grace_id = next(e[1] for e in snap["emails"] if e[2] == "grace@navy.example")
+    assert {e[2] for e in snap["emails"] if e[1] == grace_id} == {"grace@navy.example", "ghopper@navy.example"}
+    assert any(p[1] == grace_id and p[2] == "+12025550143" for p in snap["phones"])
+    assert any(c[1] == "kernel.example" for c in snap["companies"])
+
+
+async def test_import_handles_tsv_bom_and_cp1252(store: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    url, env = store
+    tsv = tmp_path / "people.tsv"
+    tsv.write_bytes("\ufeffname\temail\tdomain\nJosé Núñez\tjose.nunez@acme.example\tacme.example\n".encode())
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("name;email\nFrançois Müller;fm@acme.example\n".encode("cp1252"))
+    out = cli(env, "import", str(tsv), str(latin))
+    assert counts(out.stdout)["people created"] == 2
+    snap = await snapshot(url)
+    assert {p[4] for p in snap["people"]} == {"José Núñez", "François Müller"}
