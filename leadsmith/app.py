@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from starlette.responses import Response
 
 from leadsmith import __version__
+from leadsmith.access.auth import SECURITY_SCHEMES
 from leadsmith.access.endpoints import router as access_router
 from leadsmith.config import Settings, get_settings
 from leadsmith.contacts.endpoints import router as contacts_router
 from leadsmith.errors import install_error_handlers
 from leadsmith.http import JSONResponse
-from leadsmith.middleware import BodyLimitMiddleware, ContextMiddleware
+from leadsmith.middleware import EdgeMiddleware
 from leadsmith.services import Services, ServicesDep
 
 DESCRIPTION = """\
@@ -26,6 +30,19 @@ Every authenticated response carries `X-RateLimit-Limit`, `X-RateLimit-Remaining
 (milliseconds until the hourly window resets); charged endpoints add `Decreased-Credits` and `Remaining-Credits`.
 Every error has one shape: `{"error": {"code": "...", "message": "...", "status": 400}}`.
 """
+
+
+def _document_security(app: FastAPI) -> None:
+    """Declare the API-key scheme the endpoints check (they authenticate explicitly, see access/auth.py)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -40,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = Services.build(settings)
         app.state.services = services
         services.start_background()
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
@@ -53,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_response_class=JSONResponse,
     )
     install_error_handlers(app)
+    _document_security(app)
     app.include_router(access_router)
     app.include_router(contacts_router)
 
@@ -68,6 +88,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return JSONResponse({"status": "unavailable", "database": repr(exc)[:200]}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(ContextMiddleware)
+    app.add_middleware(EdgeMiddleware, max_bytes=settings.max_body_bytes)
     return app

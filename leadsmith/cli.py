@@ -96,7 +96,7 @@ def serve(
         host=bind_host,
         port=bind_port,
         workers=settings.workers,
-        loop="uvloop",
+        loop=settings.loop,
         http="httptools",
         access_log=settings.access_log,
         log_level=settings.log_level,

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    loop: Literal["asyncio", "uvloop"] = Field(
+        default="asyncio",
+        description="Event loop. asyncio keeps the tail latency low under load (see README); uvloop is ~7% faster.",
+    )
     access_log: bool = False
     log_level: str = "info"
     secret_key: str = Field(default=_DEV_SECRET, min_length=16)

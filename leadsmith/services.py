@@ -74,9 +74,14 @@ class Services:
         await self.db.close()
 
 
-def get_services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+async def get_services(request: Request) -> Services:
+    """Async, like every dependency here: a plain ``def`` dependency costs a threadpool hop per request."""
+    return services_of(request)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -10,7 +10,7 @@ KASPR = ["/keys/verifyKey", "/profile/profile", "/company/domainPattern", "/comp
 def test_openapi_documents_every_field_header_and_error(server: Server) -> None:
     spec = httpx.get(server.url + "/openapi.json").json()
     for path in KASPR:
-        (method, op), = spec["paths"][path].items()
+        ((method, op),) = spec["paths"][path].items()
         responses = op["responses"]
         assert {"200", "401", "429", "500"} <= set(responses), path
         assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(responses["200"]["headers"])
@@ -21,6 +21,8 @@ def test_openapi_documents_every_field_header_and_error(server: Server) -> None:
             assert {"Decreased-Credits", "Remaining-Credits"} <= set(responses["200"]["headers"])
             schema = op["requestBody"]["content"]["application/json"]["schema"]
             assert schema["properties"] and schema["required"]
+        assert op["security"] == [{"ApiKey": []}]
+    assert spec["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
     profile = spec["components"]["schemas"]["Profile"]["properties"]
     assert {"currentProEmail", "processingTime", "fetchedAt", "currentEmail"} <= set(profile)
 

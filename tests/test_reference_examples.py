@@ -125,7 +125,11 @@ def test_node_request_examples(server: Server, demo_key: str, code: str, node_mo
     script = tmp_path / "example.js"
     script.write_text(adapt(code, server, demo_key))
     out = subprocess.run(
-        ["node", str(script)], capture_output=True, text=True, timeout=30, env={"NODE_PATH": str(node_modules), "PATH": "/usr/bin:/bin"}
+        ["node", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"NODE_PATH": str(node_modules), "PATH": "/usr/bin:/bin"},
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip(), "the example prints the body only on a 200"

@@ -1,40 +1,57 @@
-"""The authentication dependency: who is calling, counted against the key's hourly window."""
+"""Authentication of API requests: who is calling, counted against the key's hourly window.
+
+Endpoints call ``await authenticate(request)`` as their first line rather than declaring a
+FastAPI dependency: on /profile/profile, FastAPI's dependency solving alone measured 9% of the
+request (0.46 vs 0.51 of a no-op's throughput, bench/load.py). Same function, same types, one call.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Any
 
-from fastapi import Depends, Request
+from starlette.requests import Request
 
 from leadsmith.access.schemas import Caller
 from leadsmith.errors import RateLimited
 from leadsmith.metering.service import RequestContext, check_idempotency_key
-from leadsmith.services import get_services
+from leadsmith.services import Services, services_of
+
+SECURITY: dict[str, Any] = {"security": [{"ApiKey": []}]}
+SECURITY_SCHEMES: dict[str, Any] = {
+    "ApiKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "Authorization: Bearer YOUR-API-KEY (a bare Authorization: YOUR-API-KEY works too)",
+    }
+}
 
 
-async def authenticate(request: Request) -> Caller:
-    services = get_services(request)
+@dataclass(frozen=True, slots=True)
+class Call:
+    """An authenticated request: its caller, its context and the worker's services."""
+
+    caller: Caller
+    ctx: RequestContext
+    services: Services
+
+
+async def authenticate(request: Request) -> Call:
+    services = services_of(request)
     caller = await services.access.authenticate(request.headers.get("authorization"))
     hit = await services.metering.hit(caller)
-    request.state.rate = hit
+    state = request.state
+    state.rate = hit
     if not hit.allowed:
         seconds = max(1, -(-hit.reset_ms // 1000))
         raise RateLimited(
             f"this key has used its {hit.limit} requests for the hour; it is unblocked in {seconds} s",
             headers={"Retry-After": str(seconds)},
         )
-    return caller
-
-
-def request_context(request: Request) -> RequestContext:
-    state = request.state
-    return RequestContext(
+    ctx = RequestContext(
         request_id=state.request_id,
-        endpoint=request.url.path,
+        endpoint=request.scope["path"],
         idempotency_key=check_idempotency_key(request.headers.get("idempotency-key")),
         started=state.started,
     )
-
-
-Authenticated = Annotated[Caller, Depends(authenticate)]
-Context = Annotated[RequestContext, Depends(request_context)]
+    return Call(caller, ctx, services)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from leadsmith.access.auth import Authenticated
+from leadsmith.access.auth import SECURITY, authenticate
 from leadsmith.access.schemas import VerifyKeyResponse
 from leadsmith.errors import error_docs
 from leadsmith.http import JSONResponse
@@ -20,6 +20,8 @@ router = APIRouter(tags=["Keys"])
     summary="verifyKey",
     description="Verifies that the API key is valid and returns the e-mail of its account.",
     responses={200: {"headers": RATE_HEADERS}, **error_docs(401, 403, 429, 500)},
+    openapi_extra=SECURITY,
 )
-async def verify_key(caller: Authenticated) -> Response:
-    return JSONResponse({"user": caller.email})
+async def verify_key(request: Request) -> Response:
+    call = await authenticate(request)
+    return JSONResponse({"user": call.caller.email})

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from leadsmith.access.schemas import Account, KeyInfo
-from leadsmith.db.database import Executor
+from leadsmith.db.database import Executor, Prepared
 from leadsmith.db.tables import accounts, api_keys
 
-_KEY_LOOKUP = (
+_KEY_LOOKUP = Prepared(
     sa.select(
         api_keys.c.id,
         api_keys.c.revoked_at,

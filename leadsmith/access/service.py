@@ -71,13 +71,18 @@ class AccessService:
         )
 
     async def authenticate(self, header: str | None) -> Caller:
-        key = extract_key(header)
-        digest = keys.hash_key(key)
-        cached = self._cache.get(digest)
+        """The caller behind an Authorization header.
+
+        A verified header is remembered in memory for ``auth_cache_seconds`` (never written
+        anywhere), so the hot path skips the checksum, the hash and the database.
+        """
         now = time.monotonic()
+        cached = self._cache.get(header) if header else None
         if cached is not None and cached.expires > now:
             caller = cached.caller
         else:
+            key = extract_key(header)
+            digest = keys.hash_key(key)
             row = await repository.key_by_hash(self.db, digest)
             if row is None:
                 raise coded(
@@ -86,10 +91,8 @@ class AccessService:
                     "this API key is not known: create one in the developer portal",
                 )
             if row.revoked_at is not None:
-                self._cache.pop(digest, None)
                 raise coded(Unauthorized, "revoked_api_key", "this API key has been revoked")
             if row.disabled:
-                self._cache.pop(digest, None)
                 raise coded(
                     Forbidden,
                     "account_disabled",
@@ -102,10 +105,10 @@ class AccessService:
                 rate_limit=row.rate_limit or self.settings.rate_limit_per_hour,
                 prices=self.prices(row.cost_email, row.cost_phone, row.cost_employee),
             )
-            if self.settings.auth_cache_seconds > 0:
+            if self.settings.auth_cache_seconds > 0 and header:
                 if len(self._cache) > 50_000:
                     self._cache.clear()
-                self._cache[digest] = _Cached(caller, now + self.settings.auth_cache_seconds)
+                self._cache[header] = _Cached(caller, now + self.settings.auth_cache_seconds)
         self._last_used[caller.key_id] = self.clock()
         return caller
 

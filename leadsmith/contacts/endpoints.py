@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from leadsmith.access.auth import Authenticated, Context
+from leadsmith.access.auth import SECURITY, authenticate
 from leadsmith.body import body_openapi, parse_body
 from leadsmith.contacts.schemas import (
     DomainRequest,
@@ -18,7 +18,6 @@ from leadsmith.contacts.schemas import (
 from leadsmith.errors import error_docs
 from leadsmith.metering.schemas import Charged
 from leadsmith.openapi import CREDIT_HEADERS
-from leadsmith.services import ServicesDep
 
 router = APIRouter()
 _ERRORS = error_docs(400, 401, 402, 403, 404, 413, 429, 500)
@@ -32,7 +31,7 @@ _IDEMPOTENCY = {
 
 
 def _extra(model: type, **more: object) -> dict[str, object]:
-    return {**body_openapi(model), "parameters": [_IDEMPOTENCY], **more}
+    return {**body_openapi(model), "parameters": [_IDEMPOTENCY], **SECURITY, **more}
 
 
 def _respond(charged: Charged) -> Response:
@@ -53,9 +52,10 @@ def _respond(charged: Charged) -> Response:
     responses={200: {"headers": CREDIT_HEADERS}, **_ERRORS},
     openapi_extra=_extra(ProfileRequest),
 )
-async def get_profile(request: Request, caller: Authenticated, ctx: Context, services: ServicesDep) -> Response:
+async def get_profile(request: Request) -> Response:
+    call = await authenticate(request)
     body = await parse_body(request, ProfileRequest)
-    return _respond(await services.contacts.profile(caller, ctx, body))
+    return _respond(await call.services.contacts.profile(call.caller, call.ctx, body))
 
 
 @router.post(
@@ -67,9 +67,10 @@ async def get_profile(request: Request, caller: Authenticated, ctx: Context, ser
     responses={200: {"headers": CREDIT_HEADERS}, **_ERRORS},
     openapi_extra=_extra(DomainRequest),
 )
-async def get_pattern(request: Request, caller: Authenticated, ctx: Context, services: ServicesDep) -> Response:
+async def get_pattern(request: Request) -> Response:
+    call = await authenticate(request)
     body = await parse_body(request, DomainRequest)
-    return _respond(await services.contacts.domain_pattern(caller, ctx, body))
+    return _respond(await call.services.contacts.domain_pattern(call.caller, call.ctx, body))
 
 
 @router.post(
@@ -81,6 +82,7 @@ async def get_pattern(request: Request, caller: Authenticated, ctx: Context, ser
     responses={200: {"headers": CREDIT_HEADERS}, **_ERRORS},
     openapi_extra=_extra(EmployeesRequest),
 )
-async def get_employees(request: Request, caller: Authenticated, ctx: Context, services: ServicesDep) -> Response:
+async def get_employees(request: Request) -> Response:
+    call = await authenticate(request)
     body = await parse_body(request, EmployeesRequest)
-    return _respond(await services.contacts.domain_employees(caller, ctx, body))
+    return _respond(await call.services.contacts.domain_employees(call.caller, call.ctx, body))

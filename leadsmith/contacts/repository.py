@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from leadsmith.db.database import Executor
+from leadsmith.db.database import Executor, Prepared
 from leadsmith.db.tables import companies, emails, people, phones
 
 
@@ -53,9 +53,21 @@ _PERSON_COLS = (
     companies.c.domain.label("company_domain"),
 )
 _PERSON_FROM = people.outerjoin(companies, companies.c.id == people.c.company_id)
-_BY_LINKEDIN = sa.select(*_PERSON_COLS).select_from(_PERSON_FROM).where(people.c.linkedin_key == sa.bindparam("k"))
-_BY_SALES_NAV = sa.select(*_PERSON_COLS).select_from(_PERSON_FROM).where(people.c.sales_nav_id == sa.bindparam("k"))
 _VALID_RANK = sa.case((emails.c.valid.is_(True), 0), (emails.c.valid.is_(None), 1), else_=2)
+
+
+def _person_with_emails(where: sa.ColumnElement[bool]) -> Prepared:
+    return Prepared(
+        sa.select(*_PERSON_COLS, emails.c.address, emails.c.kind, emails.c.valid)
+        .select_from(_PERSON_FROM.outerjoin(emails, emails.c.person_id == people.c.id))
+        .where(where)
+        .order_by(_VALID_RANK, emails.c.last_seen.desc(), emails.c.id)
+    )
+
+
+_BY_LINKEDIN = _person_with_emails(people.c.linkedin_key == sa.bindparam("k"))
+_BY_SALES_NAV = _person_with_emails(people.c.sales_nav_id == sa.bindparam("k"))
+_N_PERSON = len(_PERSON_COLS)
 _EMAILS = (
     sa.select(emails.c.person_id, emails.c.address, emails.c.kind, emails.c.valid)
     .where(emails.c.person_id.in_(sa.bindparam("ids", expanding=True)))
@@ -66,14 +78,21 @@ _PHONES = (
     .where(phones.c.person_id.in_(sa.bindparam("ids", expanding=True)))
     .order_by(phones.c.person_id, phones.c.last_seen.desc(), phones.c.id)
 )
-_COMPANY = sa.select(companies.c.id, companies.c.domain, companies.c.name).where(
-    companies.c.domain == sa.bindparam("d")
+_COMPANY = Prepared(
+    sa.select(companies.c.id, companies.c.domain, companies.c.name).where(companies.c.domain == sa.bindparam("d"))
 )
 
 
-async def person_by_linkedin(db: Executor, key: str, sales_navigator: bool = False) -> PersonRow | None:
-    row = await db.fetch_one(_BY_SALES_NAV if sales_navigator else _BY_LINKEDIN, {"k": key})
-    return PersonRow(*tuple(row)) if row else None
+async def person_by_linkedin(
+    db: Executor, key: str, sales_navigator: bool = False
+) -> tuple[PersonRow, list[EmailRow]] | None:
+    """A person and their addresses (best first), in one query."""
+    rows = await db.fetch_all(_BY_SALES_NAV if sales_navigator else _BY_LINKEDIN, {"k": key})
+    if not rows:
+        return None
+    person = PersonRow(*tuple(rows[0])[:_N_PERSON])
+    found = [EmailRow(r.address, r.kind, r.valid) for r in rows if r.address is not None]
+    return person, found
 
 
 async def emails_of(db: Executor, person_ids: Sequence[int]) -> dict[int, list[EmailRow]]:

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 _STRICT = ConfigDict(strict=True, extra="ignore", str_strip_whitespace=True)
 
-
-def _printable(value: str) -> str:
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_printable)]
+Text = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
+"""Text without control characters, checked by pydantic-core rather than in Python."""
 
 
 class ProfileRequest(BaseModel):

@@ -110,14 +110,14 @@ class ContactsService:
             )
 
         async def work() -> Work:
-            person = await repository.person_by_linkedin(self.db, ref.key, ref.kind == "sales_navigator")
-            if person is None:
+            found = await repository.person_by_linkedin(self.db, ref.key, ref.kind == "sales_navigator")
+            if found is None:
                 raise coded(
                     NotFound,
                     "profile_not_found",
                     f"no data is known for LinkedIn profile {ref.value!r}",
                 )
-            emails = (await repository.emails_of(self.db, [person.id]))[person.id]
+            person, emails = found
             phones: list[str] = []
             if req.isPhoneRequired:
                 phones = (await repository.phones_of(self.db, [person.id]))[person.id]

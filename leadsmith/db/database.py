@@ -11,6 +11,7 @@ lock upgrade. PostgreSQL runs through SQLAlchemy's AsyncEngine on asyncpg.
 from __future__ import annotations
 
 import asyncio
+from collections import namedtuple
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -64,21 +65,97 @@ def sqlite_path(url: str) -> Path | None:
     return Path(u.database)
 
 
+class Prepared(Executable):
+    """A statement on a hot path, compiled once per backend.
+
+    On SQLite it runs on the raw sqlite3 cursor (about 5x less overhead than SQLAlchemy's
+    execution path); elsewhere it is executed as the SQLAlchemy statement it wraps. Rows support
+    attribute access and unpacking either way. No expanding (``IN``) parameters.
+    """
+
+    def __init__(self, stmt: Executable) -> None:
+        self.stmt = stmt
+        self._sqlite: _SqlitePlan | None = None
+
+    def sqlite_plan(self) -> _SqlitePlan:
+        if self._sqlite is None:
+            self._sqlite = _SqlitePlan(self.stmt)
+        return self._sqlite
+
+
+class _SqlitePlan:
+    def __init__(self, stmt: Executable) -> None:
+        dialect = sqlite.dialect(paramstyle="qmark")
+        compiled = stmt.compile(dialect=dialect)  # type: ignore[attr-defined]
+        if any(b.expanding for b in compiled.binds.values()):
+            raise ValueError("Prepared statements take no expanding IN parameters")
+        self.sql: str = compiled.string
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        defaults = {name: b.value for name, b in compiled.binds.items() if not b.required and b.callable is None}
+        self.defaults: dict[str, Any] = defaults
+        binds = compiled._bind_processors
+        self.bind_processors = [binds.get(n) for n in self.names]
+        columns = compiled._result_columns
+        processors = [c.type._cached_result_processor(dialect, None) for c in columns]
+        self.processors = [(i, p) for i, p in enumerate(processors) if p is not None]
+        self.row: Any = namedtuple("row", [c.keyname for c in columns], rename=True) if columns else None
+
+    def args(self, params: Mapping[str, Any] | None) -> tuple[Any, ...]:
+        values = {**self.defaults, **(params or {})}
+        out = []
+        for name, proc in zip(self.names, self.bind_processors, strict=True):
+            value = values[name]
+            out.append(proc(value) if proc is not None else value)
+        return tuple(out)
+
+    def rows(self, cursor: Any) -> list[Any]:
+        assert self.row is not None
+        make, procs = self.row._make, self.processors
+        if not procs:
+            return [make(r) for r in cursor.fetchall()]
+        out = []
+        for r in cursor.fetchall():
+            values = list(r)
+            for i, proc in procs:
+                values[i] = proc(values[i])
+            out.append(make(values))
+        return out
+
+
 class _SyncExecutor:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
+        self._dbapi: Any = conn.connection.dbapi_connection
         self.dialect: Dialect = "sqlite"
 
+    def _raw(self, prepared: Prepared, params: Params) -> tuple[_SqlitePlan, Any]:
+        assert params is None or isinstance(params, Mapping)
+        plan = prepared.sqlite_plan()
+        return plan, self._dbapi.execute(plan.sql, plan.args(params))
+
     async def fetch_one(self, stmt: Executable, params: Params = None) -> Row[Any] | None:
+        if isinstance(stmt, Prepared):
+            plan, cursor = self._raw(stmt, params)
+            rows = plan.rows(cursor)
+            return rows[0] if rows else None
         return self._conn.execute(stmt, params).first()
 
     async def fetch_all(self, stmt: Executable, params: Params = None) -> Sequence[Row[Any]]:
+        if isinstance(stmt, Prepared):
+            plan, cursor = self._raw(stmt, params)
+            return plan.rows(cursor)
         return self._conn.execute(stmt, params).all()
 
     async def scalar(self, stmt: Executable, params: Params = None) -> Any:
+        if isinstance(stmt, Prepared):
+            row = await self.fetch_one(stmt, params)
+            return row[0] if row else None
         return self._conn.execute(stmt, params).scalar()
 
     async def execute(self, stmt: Executable, params: Params = None) -> int:
+        if isinstance(stmt, Prepared):
+            _, cursor = self._raw(stmt, params)
+            return int(cursor.rowcount)
         return self._conn.execute(stmt, params).rowcount
 
 
@@ -138,6 +215,10 @@ class SqliteDatabase(_SyncExecutor):
         self._writer_engine.dispose()
 
 
+def _unwrap(stmt: Executable) -> Any:
+    return stmt.stmt if isinstance(stmt, Prepared) else stmt
+
+
 class _AsyncExecutor:
     dialect: Dialect = "postgresql"
 
@@ -145,16 +226,16 @@ class _AsyncExecutor:
         self._conn = conn
 
     async def fetch_one(self, stmt: Executable, params: Params = None) -> Row[Any] | None:
-        return (await self._conn.execute(stmt, params)).first()
+        return (await self._conn.execute(_unwrap(stmt), params)).first()
 
     async def fetch_all(self, stmt: Executable, params: Params = None) -> Sequence[Row[Any]]:
-        return (await self._conn.execute(stmt, params)).all()
+        return (await self._conn.execute(_unwrap(stmt), params)).all()
 
     async def scalar(self, stmt: Executable, params: Params = None) -> Any:
-        return (await self._conn.execute(stmt, params)).scalar()
+        return (await self._conn.execute(_unwrap(stmt), params)).scalar()
 
     async def execute(self, stmt: Executable, params: Params = None) -> int:
-        return (await self._conn.execute(stmt, params)).rowcount
+        return (await self._conn.execute(_unwrap(stmt), params)).rowcount
 
 
 class PostgresDatabase:

@@ -53,6 +53,7 @@ def _from_path(path: str) -> ProfileRef | None:
     return None
 
 
+@lru_cache(maxsize=65536)
 def normalise_linkedin(text: str) -> ProfileRef | None:
     """A profile URL (any country subdomain, ``m.``, locale, query string, percent-encoding) or a bare id."""
     text = text.strip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import phonenumbers
@@ -50,6 +51,7 @@ def parse_phone(text: str, region: str | None = None) -> Phone | None:
     )
 
 
+@lru_cache(maxsize=65536)
 def international(e164: str) -> str:
     try:
         number = phonenumbers.parse(e164, None)

@@ -8,11 +8,30 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
-from leadsmith.db.database import Executor, upsert
+from leadsmith.db.database import Dialect, Executor, Prepared, upsert
 from leadsmith.db.tables import accounts, idempotency, ledger, reveals
 from leadsmith.metering.schemas import Item
 
-_BALANCE = sa.select(accounts.c.credits).where(accounts.c.id == sa.bindparam("account_id"))
+_BALANCE = Prepared(sa.select(accounts.c.credits).where(accounts.c.id == sa.bindparam("account_id")))
+_BALANCE_AND_FRESH_ONE = Prepared(
+    sa.select(accounts.c.credits, reveals.c.kind)
+    .select_from(
+        accounts.outerjoin(
+            reveals,
+            sa.and_(
+                reveals.c.account_id == accounts.c.id,
+                reveals.c.person_id == sa.bindparam("person_id"),
+                reveals.c.revealed_at >= sa.bindparam("since"),
+            ),
+        )
+    )
+    .where(accounts.c.id == sa.bindparam("account_id"))
+)
+_FRESH = sa.select(reveals.c.person_id, reveals.c.kind).where(
+    reveals.c.account_id == sa.bindparam("account_id"),
+    reveals.c.person_id.in_(sa.bindparam("ids", expanding=True)),
+    reveals.c.revealed_at >= sa.bindparam("since"),
+)
 
 
 async def balance(db: Executor, account_id: int) -> int:
@@ -20,15 +39,50 @@ async def balance(db: Executor, account_id: int) -> int:
     return int(value or 0)
 
 
+_DEBIT = Prepared(
+    sa.update(accounts)
+    .where(accounts.c.id == sa.bindparam("account_id"), accounts.c.credits >= sa.bindparam("amount"))
+    .values(credits=accounts.c.credits - sa.bindparam("amount"))
+    .returning(accounts.c.credits)
+)
+_LEDGER = Prepared(
+    sa.insert(ledger).values(
+        account_id=sa.bindparam("account_id"),
+        delta=sa.bindparam("delta"),
+        balance_after=sa.bindparam("balance_after"),
+        reason=sa.bindparam("reason"),
+        endpoint=sa.bindparam("endpoint"),
+        request_id=sa.bindparam("request_id"),
+        created_at=sa.bindparam("created_at"),
+    )
+)
+
+
+def _claim(dialect: Dialect, rows: int) -> Any:
+    ins = upsert(dialect, reveals).values(
+        [
+            {
+                "account_id": sa.bindparam("account_id"),
+                "person_id": sa.bindparam(f"person_{n}"),
+                "kind": sa.bindparam(f"kind_{n}"),
+                "revealed_at": sa.bindparam("now"),
+            }
+            for n in range(rows)
+        ]
+    )
+    return ins.on_conflict_do_update(
+        index_elements=[reveals.c.account_id, reveals.c.person_id, reveals.c.kind],
+        set_={"revealed_at": ins.excluded.revealed_at},
+        where=reveals.c.revealed_at < sa.bindparam("since"),
+    ).returning(reveals.c.person_id, reveals.c.kind)
+
+
+_CLAIM_ONE = Prepared(_claim("sqlite", 1))
+
+
 async def debit(db: Executor, account_id: int, amount: int) -> int | None:
     """Take ``amount`` if the balance covers it; the new balance, or None when it does not."""
-    stmt = (
-        sa.update(accounts)
-        .where(accounts.c.id == account_id, accounts.c.credits >= amount)
-        .values(credits=accounts.c.credits - amount)
-        .returning(accounts.c.credits)
-    )
-    value = await db.scalar(stmt)
+    value = await db.scalar(_DEBIT, {"account_id": account_id, "amount": amount})
     return None if value is None else int(value)
 
 
@@ -56,15 +110,16 @@ async def add_ledger(
     request_id: str | None = None,
 ) -> None:
     await db.execute(
-        sa.insert(ledger).values(
-            account_id=account_id,
-            delta=delta,
-            balance_after=balance_after,
-            reason=reason,
-            endpoint=endpoint,
-            request_id=request_id,
-            created_at=now,
-        )
+        _LEDGER,
+        {
+            "account_id": account_id,
+            "delta": delta,
+            "balance_after": balance_after,
+            "reason": reason,
+            "endpoint": endpoint,
+            "request_id": request_id,
+            "created_at": now,
+        },
     )
 
 
@@ -95,39 +150,46 @@ async def ledger_sum(db: Executor, account_id: int) -> int:
 
 async def fresh_reveals(db: Executor, account_id: int, items: Sequence[Item], since: int) -> set[tuple[int, str]]:
     """Which of these items the account revealed at or after ``since``."""
-    person_ids = sorted({i.person_id for i in items})
-    stmt = sa.select(reveals.c.person_id, reveals.c.kind).where(
-        reveals.c.account_id == account_id,
-        reveals.c.person_id.in_(person_ids),
-        reveals.c.revealed_at >= since,
+    params = {"account_id": account_id, "ids": sorted({i.person_id for i in items}), "since": since}
+    return {(int(r.person_id), str(r.kind)) for r in await db.fetch_all(_FRESH, params)}
+
+
+async def balance_and_fresh(
+    db: Executor, account_id: int, items: Sequence[Item], since: int
+) -> tuple[int, set[tuple[int, str]]]:
+    """The balance, and which of these items the account revealed since ``since``: one query for one person."""
+    people_ids = {i.person_id for i in items}
+    if not people_ids:
+        return await balance(db, account_id), set()
+    if len(people_ids) != 1:
+        return await balance(db, account_id), await fresh_reveals(db, account_id, items, since)
+    (person_id,) = people_ids
+    rows = await db.fetch_all(
+        _BALANCE_AND_FRESH_ONE, {"account_id": account_id, "person_id": person_id, "since": since}
     )
-    return {(int(r.person_id), str(r.kind)) for r in await db.fetch_all(stmt)}
+    credits = int(rows[0].credits) if rows else 0
+    return credits, {(person_id, r.kind) for r in rows if r.kind is not None}
 
 
 async def claim_reveals(db: Executor, account_id: int, items: Sequence[Item], now: int, since: int) -> list[Item]:
     """Record the reveals; return those not already revealed since ``since`` (the ones to charge).
 
-    One statement, atomic on both backends: a row revealed concurrently by another transaction
-    is seen as fresh once that transaction commits, so it is never charged twice.
+    Atomic on both backends: a row revealed concurrently by another transaction is seen as fresh
+    once that transaction commits, so it is never charged twice. SQLite (in-process, no round
+    trips) runs one prepared single-row upsert per item; PostgreSQL one multi-row statement.
     """
     if not items:
         return []
-    values = [
-        {
-            "account_id": account_id,
-            "person_id": i.person_id,
-            "kind": i.kind,
-            "revealed_at": now,
-        }
-        for i in items
-    ]
-    ins = upsert(db.dialect, reveals).values(values)
-    stmt = ins.on_conflict_do_update(
-        index_elements=[reveals.c.account_id, reveals.c.person_id, reveals.c.kind],
-        set_={"revealed_at": ins.excluded.revealed_at},
-        where=reveals.c.revealed_at < since,
-    ).returning(reveals.c.person_id, reveals.c.kind)
-    rows = await db.fetch_all(stmt)
+    base = {"account_id": account_id, "now": now, "since": since}
+    rows: list[Any] = []
+    if db.dialect == "sqlite":
+        for item in items:
+            rows.extend(await db.fetch_all(_CLAIM_ONE, {**base, "person_0": item.person_id, "kind_0": item.kind}))
+    else:
+        params: dict[str, Any] = dict(base)
+        for n, item in enumerate(items):
+            params[f"person_{n}"], params[f"kind_{n}"] = item.person_id, item.kind
+        rows = list(await db.fetch_all(_claim(db.dialect, len(items)), params))
     return [Item(int(r.person_id), r.kind) for r in rows]
 
 

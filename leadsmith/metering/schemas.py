@@ -18,14 +18,12 @@ class Hit:
     reset_ms: int
 
     def headers(self) -> list[tuple[bytes, bytes]]:
-        h = [
+        """The three rate-limit headers (a refusal's Retry-After travels with its error)."""
+        return [
             (b"x-ratelimit-limit", str(self.limit).encode()),
             (b"x-ratelimit-remaining", str(self.remaining).encode()),
             (b"x-ratelimit-reset", str(self.reset_ms).encode()),
         ]
-        if not self.allowed:
-            h.append((b"retry-after", str(max(1, -(-self.reset_ms // 1000))).encode()))
-        return h
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,13 +88,10 @@ class MeteringService:
         result = await work()
         body = orjson.dumps(result.payload)
         fresh_since = now - int(self.settings.reveal_window_days * _DAY_MS)
-        if not ctx.idempotency_key and await self._all_fresh(caller, result, fresh_since):
-            return Charged(
-                body,
-                result.status,
-                0,
-                await repository.balance(self.db, caller.account_id),
-            )
+        if not ctx.idempotency_key:
+            balance, fresh = await repository.balance_and_fresh(self.db, caller.account_id, result.items, fresh_since)
+            if all((i.person_id, i.kind) in fresh for i in result.items):
+                return Charged(body, result.status, 0, balance)
         try:
             async with self.db.transaction() as tx:
                 if ctx.idempotency_key and not await repository.store_response(
@@ -124,12 +121,6 @@ class MeteringService:
             assert replay is not None
             return replay
         return Charged(body, result.status, decreased, remaining)
-
-    async def _all_fresh(self, caller: Caller, result: Work, since: int) -> bool:
-        if not result.items:
-            return True
-        fresh = await repository.fresh_reveals(self.db, caller.account_id, result.items, since)
-        return all((i.person_id, i.kind) in fresh for i in result.items)
 
     async def _replay(self, caller: Caller, key: str, request_hash: str, since: int) -> Charged | None:
         row = await repository.stored_response(self.db, caller.account_id, key, since)

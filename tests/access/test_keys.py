@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -34,7 +35,7 @@ def test_extract_key_accepts_bearer_and_bare() -> None:
 
 @given(st.text(max_size=100))
 def test_extract_key_refuses_junk_with_401(header: str) -> None:
-    try:
+    with pytest.raises(LeadsmithError) as caught:
         extract_key(header)
-    except LeadsmithError as exc:
-        assert exc.status == 401 and exc.code in ("missing_api_key", "malformed_api_key")
+    assert caught.value.status == 401
+    assert caught.value.code in ("missing_api_key", "malformed_api_key")

@@ -111,14 +111,22 @@ async def test_auth_is_checked_before_the_body(client: httpx.AsyncClient, path: 
 
 
 async def test_unicode_and_extra_fields_are_fine(client: httpx.AsyncClient, demo_key: str) -> None:
-    r = await client.post("/profile/profile", headers={"Authorization": demo_key}, json={"id": "Casper-Linkedin", "name": "☃ 王"})
+    r = await client.post(
+        "/profile/profile", headers={"Authorization": demo_key}, json={"id": "Casper-Linkedin", "name": "☃ 王"}
+    )
     assert r.status_code == 200
-    r = await client.post("/company/domainPattern", headers={"Authorization": demo_key}, json={"domain": "not a domain!"})
+    r = await client.post(
+        "/company/domainPattern", headers={"Authorization": demo_key}, json={"domain": "not a domain!"}
+    )
     assert_error(r, {400}, "domain")
     r = await client.post(
         "/profile/profile",
         headers={"Authorization": demo_key},
-        json={"id": "https://www.linkedin.com/in/j%C3%BCrgen-%E7%8E%8B", "name": "Jürgen 王", "extra": {"ignored": True}},
+        json={
+            "id": "https://www.linkedin.com/in/j%C3%BCrgen-%E7%8E%8B",
+            "name": "Jürgen 王",
+            "extra": {"ignored": True},
+        },
     )
     assert_error(r, {404})
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import httpx
 import pytest
 
@@ -79,7 +78,9 @@ async def test_phone_required_but_unknown_returns_nothing_and_charges_nothing(
 ) -> None:
     acct = await make_account(credits=50)
     r = await client.post(
-        "/profile/profile", headers=auth(acct.key), json={"id": "Casper-Linkedin", "name": "Casper", "isPhoneRequired": True}
+        "/profile/profile",
+        headers=auth(acct.key),
+        json={"id": "Casper-Linkedin", "name": "Casper", "isPhoneRequired": True},
     )
     assert r.status_code == 404
     assert r.json()["error"]["code"] == "phone_not_found"
@@ -93,7 +94,9 @@ async def test_unknown_profile_is_404(client: httpx.AsyncClient, demo_key: str) 
     assert r.json() == {"error": {"code": "profile_not_found", "message": r.json()["error"]["message"], "status": 404}}
 
 
-@pytest.mark.parametrize("domain", ["example.com", "company@example.com", "@example.com", "https://www.example.com/about"])
+@pytest.mark.parametrize(
+    "domain", ["example.com", "company@example.com", "@example.com", "https://www.example.com/about"]
+)
 async def test_domain_pattern_accepts_every_domain_form(client: httpx.AsyncClient, demo_key: str, domain: str) -> None:
     r = await client.post("/company/domainPattern", headers=auth(demo_key), json={"domain": domain})
     assert r.status_code == 200, r.text
@@ -141,7 +144,9 @@ async def test_domain_employees_limit_out_of_range_is_400(client: httpx.AsyncCli
     assert "contactsNumberLimit" in r.json()["error"]["message"]
 
 
-async def test_repeat_reveal_is_free_and_ledger_matches(client: httpx.AsyncClient, make_account: MakeAccount, db: Database) -> None:
+async def test_repeat_reveal_is_free_and_ledger_matches(
+    client: httpx.AsyncClient, make_account: MakeAccount, db: Database
+) -> None:
     acct = await make_account(credits=10)
     body = {"id": "Casper-Linkedin", "name": "Casper The Ghost"}
     first = await client.post("/profile/profile", headers=auth(acct.key), json=body)
@@ -151,7 +156,9 @@ async def test_repeat_reveal_is_free_and_ledger_matches(client: httpx.AsyncClien
     assert await balance_and_ledger(db, acct.id) == (9, 9)
 
 
-async def test_not_enough_credits_is_402_with_no_data(client: httpx.AsyncClient, make_account: MakeAccount, db: Database) -> None:
+async def test_not_enough_credits_is_402_with_no_data(
+    client: httpx.AsyncClient, make_account: MakeAccount, db: Database
+) -> None:
     acct = await make_account(credits=0)
     r = await client.post("/profile/profile", headers=auth(acct.key), json={"id": "Casper-Linkedin", "name": "Casper"})
     assert r.status_code == 402
@@ -170,7 +177,9 @@ async def test_per_account_prices(client: httpx.AsyncClient, make_account: MakeA
     assert r.headers["Decreased-Credits"] == "18"
 
 
-async def test_idempotency_key_replays_the_first_response_free(client: httpx.AsyncClient, make_account: MakeAccount) -> None:
+async def test_idempotency_key_replays_the_first_response_free(
+    client: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
     acct = await make_account(credits=100)
     headers = {**auth(acct.key), "Idempotency-Key": "order-42"}
     body = {"domain": "example.com", "contactsNumberLimit": 3}
@@ -197,7 +206,9 @@ async def test_unknown_malformed_and_missing_keys(client: httpx.AsyncClient, dem
     assert "X-RateLimit-Limit" not in r.headers
 
 
-async def test_revoked_key_is_refused_within_the_cache_time(server: Server, client: httpx.AsyncClient, make_account: MakeAccount) -> None:
+async def test_revoked_key_is_refused_within_the_cache_time(
+    server: Server, client: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
     import asyncio
 
     acct = await make_account()

@@ -28,11 +28,24 @@ Line",Name,multi-line-person,ml@analytical.io,,,,,
 JSONL = "\n".join(
     [
         json.dumps({"name": "Ada Lovelace", "linkedinUrl": "linkedin.com/in/Ada-Lovelace", "title": "Mathematician"}),
-        json.dumps({"fullName": "Grace M. Hopper", "email": ["grace@navy.example", "ghopper@navy.example"], "phones": ["+1 202-555-0143"]}),
+        json.dumps(
+            {
+                "fullName": "Grace M. Hopper",
+                "email": ["grace@navy.example", "ghopper@navy.example"],
+                "phones": ["+1 202-555-0143"],
+            }
+        ),
         "{broken json",
         json.dumps(["not", "an", "object"]),
         json.dumps({"name": {"first": "x"}, "email": "x@y.example"}),
-        json.dumps({"firstName": "Linus", "lastName": "Torvalds", "email": "linus@kernel.example", "domain": "https://kernel.example/about"}),
+        json.dumps(
+            {
+                "firstName": "Linus",
+                "lastName": "Torvalds",
+                "email": "linus@kernel.example",
+                "domain": "https://kernel.example/about",
+            }
+        ),
     ]
 )
 

@@ -33,7 +33,16 @@ def test_linkedin_forms(text: str, expected: ProfileRef) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", " ", "https://example.com/in/john", "https://www.linkedin.com/company/acme", "john doe", "a", "%ff%fe", "in/../x/"],
+    [
+        "",
+        " ",
+        "https://example.com/in/john",
+        "https://www.linkedin.com/company/acme",
+        "john doe",
+        "a",
+        "%ff%fe",
+        "in/../x/",
+    ],
 )
 def test_linkedin_refusals(text: str) -> None:
     assert normalise_linkedin(text) is None
@@ -53,7 +62,13 @@ def test_linkedin_never_raises_and_is_idempotent(text: str) -> None:
         assert normalise_linkedin(ref.value) == ref
 
 
-@given(st.builds(lambda a, b: f"https://www.linkedin.com/in/{a}/{b}", st.from_regex(r"[a-z0-9-]{3,40}", fullmatch=True), st.text(max_size=10)))
+@given(
+    st.builds(
+        lambda a, b: f"https://www.linkedin.com/in/{a}/{b}",
+        st.from_regex(r"[a-z0-9-]{3,40}", fullmatch=True),
+        st.text(max_size=10),
+    )
+)
 def test_profile_urls_keep_their_slug(url: str) -> None:
     ref = normalise_linkedin(url)
     slug = url.split("/in/", 1)[1].split("/", 1)[0]

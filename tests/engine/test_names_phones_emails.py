@@ -41,7 +41,9 @@ def test_ascii_token_is_plain_lowercase_ascii(text: str) -> None:
 
 def test_phone_parsing_and_regions() -> None:
     fr = parse_phone("06 12 34 56 78", "FR")
-    assert fr is not None and fr.e164 == "+33612345678" and fr.international == "+33 6 12 34 56 78" and fr.type == "mobile"
+    assert (
+        fr is not None and fr.e164 == "+33612345678" and fr.international == "+33 6 12 34 56 78" and fr.type == "mobile"
+    )
     assert parse_phone("+1 650-253-0000") is not None
     assert parse_phone("12345") is None
     assert parse_phone("not a phone") is None
@@ -86,7 +88,11 @@ def test_patterns_render_and_match() -> None:
 
 
 def test_count_patterns_scores_are_shares() -> None:
-    pairs = [(NameParts.of("Ann", "Lee"), "ann.lee"), (NameParts.of("Bob", "Ray"), "bob.ray"), (NameParts.of("Cy", "Do"), "cdo")]
+    pairs = [
+        (NameParts.of("Ann", "Lee"), "ann.lee"),
+        (NameParts.of("Bob", "Ray"), "bob.ray"),
+        (NameParts.of("Cy", "Do"), "cdo"),
+    ]
     scores = count_patterns(pairs)
     assert scores[0].pattern == "{first}.{last}" and scores[0].score == pytest.approx(2 / 3)
     assert {s.pattern for s in scores} >= {"{f}{last}"}

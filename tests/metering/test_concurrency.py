@@ -20,7 +20,9 @@ def auth(key: str) -> dict[str, str]:
 async def linkedin_ids_with_email(db: Database) -> list[str]:
     stmt = (
         sa.select(people.c.linkedin_id)
-        .where(people.c.linkedin_id.is_not(None), sa.select(emails.c.id).where(emails.c.person_id == people.c.id).exists())
+        .where(
+            people.c.linkedin_id.is_not(None), sa.select(emails.c.id).where(emails.c.person_id == people.c.id).exists()
+        )
         .order_by(people.c.id)
     )
     return [r.linkedin_id for r in await db.fetch_all(stmt)]
@@ -65,7 +67,9 @@ async def test_one_lead_revealed_concurrently_is_charged_once(
 ) -> None:
     acct = await make_account(credits=100)
     body = {"id": "kathleen-harvey", "name": "Kathleen Harvey", "isPhoneRequired": True}
-    responses = await asyncio.gather(*(client.post("/profile/profile", headers=auth(acct.key), json=body) for _ in range(100)))
+    responses = await asyncio.gather(
+        *(client.post("/profile/profile", headers=auth(acct.key), json=body) for _ in range(100))
+    )
     assert {r.status_code for r in responses} == {200}
     assert sorted(int(r.headers["Decreased-Credits"]) for r in responses)[-1] == 3
     assert sum(int(r.headers["Decreased-Credits"]) for r in responses) == 3
@@ -78,7 +82,9 @@ async def test_idempotency_key_under_concurrency_charges_once(
     acct = await make_account(credits=100)
     headers = {**auth(acct.key), "Idempotency-Key": "burst-1"}
     body = {"domain": "example.com", "contactsNumberLimit": 7}
-    responses = await asyncio.gather(*(client.post("/company/domainEmployees", headers=headers, json=body) for _ in range(60)))
+    responses = await asyncio.gather(
+        *(client.post("/company/domainEmployees", headers=headers, json=body) for _ in range(60))
+    )
     assert {r.status_code for r in responses} == {200}
     assert len({r.content for r in responses}) == 1
     assert sum(int(r.headers["Decreased-Credits"]) for r in responses) == 7

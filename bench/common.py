@@ -1,0 +1,53 @@
+"""Shared by the bench scripts: a throw-away store and server, and wrk runs parsed into figures."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support import Server, base_env, cli, start_server  # noqa: E402
+
+__all__ = ["Server", "WrkResult", "base_env", "cli", "start_server", "wrk"]
+
+
+@dataclass
+class WrkResult:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+    def row(self, baseline: WrkResult | None = None) -> str:
+        ratio = f"{self.rps / baseline.rps:.2f}" if baseline else "-"
+        return f"{self.name:<28} {self.rps:>10.0f} {self.p50_ms:>9.2f} {self.p99_ms:>9.2f} {ratio:>7} {self.errors:>7}"
+
+
+HEADER = f"{'endpoint':<28} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'ratio':>7} {'non-2xx':>7}"
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if match is None:
+        raise ValueError(f"unexpected wrk latency {text!r}")
+    return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[match.group(2)]
+
+
+def wrk(name: str, url: str, *, connections: int, seconds: int, threads: int = 2, script: Path | None = None) -> WrkResult:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return WrkResult(name, rps, p50, p99, int(bad.group(1)) if bad else 0)
