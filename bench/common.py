@@ -39,7 +39,9 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[match.group(2)]
 
 
-def wrk(name: str, url: str, *, connections: int, seconds: int, threads: int = 2, script: Path | None = None) -> WrkResult:
+def wrk(
+    name: str, url: str, *, connections: int, seconds: int, threads: int = 2, script: Path | None = None
+) -> WrkResult:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]

@@ -68,11 +68,17 @@ def main() -> None:
         server = start_server(env, Path(tmp) / "server.log", workers=args.workers)
         try:
             wrk("warm-up", server.url + "/healthz", connections=args.connections, seconds=2)
-            noop = wrk("GET /healthz (no-op)", server.url + "/healthz", connections=args.connections, seconds=args.seconds)
-            profile = wrk("POST /profile/profile", server.url, connections=args.connections, seconds=args.seconds, script=script)
+            noop = wrk(
+                "GET /healthz (no-op)", server.url + "/healthz", connections=args.connections, seconds=args.seconds
+            )
+            profile = wrk(
+                "POST /profile/profile", server.url, connections=args.connections, seconds=args.seconds, script=script
+            )
         finally:
             server.stop()
-    print(f"{args.workers} worker(s), {args.connections} connections, {args.seconds} s each, {len(ids)} leads, {url.split(':')[0]}")
+    print(
+        f"{args.workers} worker(s), {args.connections} connections, {args.seconds} s each, {len(ids)} leads, {url.split(':')[0]}"
+    )
     print(HEADER)
     print(noop.row())
     print(profile.row(noop))

@@ -216,14 +216,22 @@ def accounts_create(
         int | None, typer.Option(min=1, help="Requests per hour per key (default LEADSMITH_RATE_LIMIT_PER_HOUR)")
     ] = None,
     key_name: Annotated[str, typer.Option(help="Name of the first key")] = "default",
+    cost_email: Annotated[int | None, typer.Option(min=0, help="Price of an e-mail reveal for this account")] = None,
+    cost_phone: Annotated[int | None, typer.Option(min=0, help="Price of a phone reveal for this account")] = None,
+    cost_employee: Annotated[int | None, typer.Option(min=0, help="Price of an employee returned")] = None,
 ) -> None:
     """Create an account and its first API key; the key is printed as the last line."""
     settings = _settings()
+    prices = {"cost_email": cost_email, "cost_phone": cost_phone, "cost_employee": cost_employee}
 
     async def body(db: Database) -> tuple[int, str]:
         access = AccessService(db, settings)
         async with db.transaction() as tx:
             account = await access.create_account(tx, email, credits_=credits, rate_limit=rate_limit)
+            if any(v is not None for v in prices.values()):
+                await access_repository.update_account(
+                    tx, account.id, {k: v for k, v in prices.items() if v is not None}
+                )
             created = await access.create_key(tx, account.id, key_name)
         return account.credits, created.key
 
