@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support import Server, base_env, cli, start_server  # noqa: E402
+from tests.support import Server, base_env, cli, start_server
 
 __all__ = ["Server", "WrkResult", "base_env", "cli", "start_server", "wrk"]
 

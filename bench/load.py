@@ -77,7 +77,8 @@ def main() -> None:
         finally:
             server.stop()
     print(
-        f"{args.workers} worker(s), {args.connections} connections, {args.seconds} s each, {len(ids)} leads, {url.split(':')[0]}"
+        f"{args.workers} worker(s), {args.connections} connections, {args.seconds} s each, "
+        f"{len(ids)} leads, {url.split(':')[0]}"
     )
     print(HEADER)
     print(noop.row())
