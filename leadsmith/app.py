@@ -20,6 +20,7 @@ from leadsmith.contacts.endpoints import router as contacts_router
 from leadsmith.errors import install_error_handlers
 from leadsmith.http import JSONResponse
 from leadsmith.middleware import EdgeMiddleware
+from leadsmith.patterns.endpoints import router as patterns_router
 from leadsmith.services import Services, ServicesDep
 
 DESCRIPTION = """\
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _document_security(app)
     app.include_router(access_router)
     app.include_router(contacts_router)
+    app.include_router(patterns_router)
 
     @app.get("/healthz", tags=["Operations"], summary="Liveness: the process answers")
     async def healthz() -> Response:

@@ -24,6 +24,7 @@ from leadsmith.db.database import Database, open_database
 from leadsmith.errors import LeadsmithError
 from leadsmith.metering import credits as credit_rules
 from leadsmith.metering import repository as metering_repository
+from leadsmith.patterns.service import PatternService
 
 T = TypeVar("T")
 
@@ -130,6 +131,7 @@ def _print_summary(summary: ImportSummary, show_errors: int) -> None:
     ):
         table.add_row(name.replace("_", " "), str(getattr(summary, name)))
     table.add_row("warnings", str(len(summary.warnings)))
+    table.add_row("domains re-learned", str(summary.patterns_refreshed))
     out.print(table)
 
 
@@ -148,7 +150,7 @@ def import_cmd(
     settings = _settings()
 
     async def body(db: Database) -> ImportSummary:
-        service = ImportService(db, settings.default_phone_region, batch_size)
+        service = ImportService(db, settings.default_phone_region, batch_size, patterns=PatternService(db))
         total = ImportSummary()
         columns = (
             TextColumn("{task.description}"),
@@ -179,7 +181,8 @@ def import_cmd(
 
 def _load_demo(settings: Settings) -> None:
     async def body(db: Database) -> str:
-        summary = await ImportService(db, settings.default_phone_region).import_records(demo_records(), source="demo")
+        importer = ImportService(db, settings.default_phone_region, patterns=PatternService(db))
+        summary = await importer.import_records(demo_records(), source="demo")
         access = AccessService(db, settings)
         async with db.transaction() as tx:
             account = await access_repository.account_by_email(tx, DEMO_ACCOUNT)

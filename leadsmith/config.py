@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     reveal_window_days: float = Field(default=30, ge=0)
     idempotency_ttl_hours: float = Field(default=24, gt=0)
 
+    finder_min_score: float = Field(
+        default=0.3, ge=0, le=1, description="Least score for a predicted address to be shown in profiles and employees"
+    )
+    patterns_returned: int = Field(default=10, ge=1, le=100)
     employees_default_limit: int = Field(default=5, ge=1)
     employees_max_limit: int = Field(default=100, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=256)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.responses import Response
+
+from leadsmith.metering.schemas import Charged
+
 
 def _h(description: str) -> dict[str, Any]:
     return {"description": description, "schema": {"type": "integer"}}
@@ -19,3 +23,15 @@ CREDIT_HEADERS: dict[str, Any] = {
     "Decreased-Credits": _h("Credits charged for this request (0 for data already revealed or a replay)"),
     "Remaining-Credits": _h("Credits left on the account"),
 }
+
+IDEMPOTENCY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 255},
+    "description": "Retrying with the same key returns the first response, free of charge (kept 24 hours)",
+}
+
+
+def charged_response(charged: Charged) -> Response:
+    return Response(charged.body, status_code=charged.status, media_type="application/json", headers=charged.headers())

@@ -20,6 +20,7 @@ from leadsmith.metering.counters import (
     RedisCounters,
 )
 from leadsmith.metering.service import MeteringService
+from leadsmith.patterns.service import PatternService
 
 
 def open_counters(settings: Settings, db: Database) -> Counters:
@@ -41,6 +42,7 @@ class Services:
     access: AccessService
     metering: MeteringService
     contacts: ContactsService
+    patterns: PatternService
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -52,13 +54,15 @@ class Services:
         )
         counters = open_counters(settings, db)
         metering = MeteringService(db, settings, counters)
+        patterns = PatternService(db, metering=metering)
         return cls(
             settings=settings,
             db=db,
             counters=counters,
             access=AccessService(db, settings),
             metering=metering,
-            contacts=ContactsService(db, settings, metering),
+            contacts=ContactsService(db, settings, metering, patterns),
+            patterns=patterns,
         )
 
     def start_background(self) -> None:

@@ -16,31 +16,14 @@ from leadsmith.contacts.schemas import (
     ProfileResponse,
 )
 from leadsmith.errors import error_docs
-from leadsmith.metering.schemas import Charged
-from leadsmith.openapi import CREDIT_HEADERS
+from leadsmith.openapi import CREDIT_HEADERS, IDEMPOTENCY_PARAMETER, charged_response
 
 router = APIRouter()
 _ERRORS = error_docs(400, 401, 402, 403, 404, 413, 429, 500)
-_IDEMPOTENCY = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "schema": {"type": "string", "maxLength": 255},
-    "description": "Retrying with the same key returns the first response, free of charge (kept 24 hours)",
-}
 
 
 def _extra(model: type, **more: object) -> dict[str, object]:
-    return {**body_openapi(model), "parameters": [_IDEMPOTENCY], **SECURITY, **more}
-
-
-def _respond(charged: Charged) -> Response:
-    return Response(
-        charged.body,
-        status_code=charged.status,
-        media_type="application/json",
-        headers=charged.headers(),
-    )
+    return {**body_openapi(model), "parameters": [IDEMPOTENCY_PARAMETER], **SECURITY, **more}
 
 
 @router.post(
@@ -55,7 +38,7 @@ def _respond(charged: Charged) -> Response:
 async def get_profile(request: Request) -> Response:
     call = await authenticate(request)
     body = await parse_body(request, ProfileRequest)
-    return _respond(await call.services.contacts.profile(call.caller, call.ctx, body))
+    return charged_response(await call.services.contacts.profile(call.caller, call.ctx, body))
 
 
 @router.post(
@@ -70,7 +53,7 @@ async def get_profile(request: Request) -> Response:
 async def get_pattern(request: Request) -> Response:
     call = await authenticate(request)
     body = await parse_body(request, DomainRequest)
-    return _respond(await call.services.contacts.domain_pattern(call.caller, call.ctx, body))
+    return charged_response(await call.services.contacts.domain_pattern(call.caller, call.ctx, body))
 
 
 @router.post(
@@ -85,4 +68,4 @@ async def get_pattern(request: Request) -> Response:
 async def get_employees(request: Request) -> Response:
     call = await authenticate(request)
     body = await parse_body(request, EmployeesRequest)
-    return _respond(await call.services.contacts.domain_employees(call.caller, call.ctx, body))
+    return charged_response(await call.services.contacts.domain_employees(call.caller, call.ctx, body))

@@ -18,6 +18,7 @@ from leadsmith.contacts.import_repository import PersonState
 from leadsmith.contacts.records import Record, RowError, parse_row
 from leadsmith.db.database import Database, Executor
 from leadsmith.db.tables import people
+from leadsmith.patterns.service import PatternService
 
 _TEXT_FIELDS = ("full_name", "first_name", "last_name", "title", "location", "company_name")
 
@@ -33,6 +34,8 @@ class ImportSummary:
     phones_added: int = 0
     errors: list[RowError] = field(default_factory=list)
     warnings: list[RowError] = field(default_factory=list)
+    domains: set[str] = field(default_factory=set)
+    patterns_refreshed: int = 0
 
     @property
     def changed(self) -> bool:
@@ -53,6 +56,7 @@ class ImportSummary:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
         self.warnings.extend(other.warnings)
+        self.domains |= other.domains
 
 
 def parse_rows(rows: Iterable[RawRow], default_region: str | None) -> Iterator[Record | RowError]:
@@ -200,6 +204,7 @@ class _Batch:
         s.people_created += len(self.new_people)
         s.people_updated += len(self.dirty)
         s.emails_added += len(self.new_emails)
+        s.domains |= {e["domain"] for e in self.new_emails}
         s.phones_added += len(self.new_phones)
 
     def _company_name(self, domain: str) -> str | None:
@@ -213,6 +218,7 @@ class ImportService:
     default_region: str | None = None
     batch_size: int = 2000
     clock: Clock = now_ms
+    patterns: PatternService | None = None
 
     async def import_records(
         self,
@@ -233,6 +239,8 @@ class ImportService:
             total.add(summary)
             if on_batch is not None:
                 on_batch(summary)
+        if self.patterns is not None and total.domains:
+            total.patterns_refreshed = await self.patterns.refresh(total.domains)
         return total
 
     async def _write_batch(self, records: list[Record], source: str) -> ImportSummary:

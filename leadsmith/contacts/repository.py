@@ -31,6 +31,7 @@ class EmailRow:
     address: str
     kind: str
     valid: bool | None
+    predicted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,13 +138,3 @@ async def employees(db: Executor, company_id: int, limit: int, require_phone: bo
     if require_phone:
         stmt = stmt.where(sa.select(phones.c.id).where(phones.c.person_id == people.c.id).exists())
     return [PersonRow(*tuple(r)) for r in await db.fetch_all(stmt)]
-
-
-async def name_address_pairs(db: Executor, domain: str) -> list[tuple[str, str, str]]:
-    """(first name, last name, local part) of every known address at ``domain``."""
-    stmt = (
-        sa.select(people.c.first_name, people.c.last_name, emails.c.address)
-        .join(people, people.c.id == emails.c.person_id)
-        .where(emails.c.domain == domain)
-    )
-    return [(r.first_name or "", r.last_name or "", r.address.rsplit("@", 1)[0]) for r in await db.fetch_all(stmt)]

@@ -87,7 +87,8 @@ class ProfileResponse(BaseModel):
 
 class PatternItem(BaseModel):
     pattern: str = Field(examples=["{first}.{last}@example.com"])
-    score: float = Field(ge=0, le=1)
+    score: float = Field(ge=0, le=1, description="Probability that a new employee's address follows this pattern")
+    maxLength: int | None = Field(default=None, description="Present when the local part is cut at this length")
 
 
 class PatternsResponse(BaseModel):

@@ -15,11 +15,11 @@ from leadsmith.contacts.schemas import DomainRequest, EmployeesRequest, ProfileR
 from leadsmith.db.database import Database
 from leadsmith.engine.identifiers import normalise_domain, normalise_linkedin
 from leadsmith.engine.names import join_name
-from leadsmith.engine.patterns import NameParts, count_patterns
 from leadsmith.engine.phones import international
 from leadsmith.errors import BadRequest, NotFound, coded
 from leadsmith.metering.schemas import Charged, Item, Work
 from leadsmith.metering.service import MeteringService, RequestContext
+from leadsmith.patterns.service import DomainScores, PatternService
 
 
 def _field_error(field: str, problem: str) -> BadRequest:
@@ -38,9 +38,11 @@ def domain_of(text: str) -> str:
 
 
 def _email_items(rows: Sequence[EmailRow]) -> list[dict[str, Any]]:
-    pro = [r for r in rows if r.kind == "pro"]
-    personal = [r for r in rows if r.kind != "pro"]
-    return [{"email": r.address, "valid": r.valid} for r in pro + personal]
+    """Known work addresses, then known personal ones, then predicted ones."""
+    pro = [r for r in rows if r.kind == "pro" and not r.predicted]
+    personal = [r for r in rows if r.kind != "pro" and not r.predicted]
+    predicted = [r for r in rows if r.predicted]
+    return [{"email": r.address, "valid": r.valid} for r in pro + personal + predicted]
 
 
 def _usable(rows: Sequence[EmailRow], kind: str) -> list[str]:
@@ -100,6 +102,22 @@ class ContactsService:
     db: Database
     settings: Settings
     metering: MeteringService
+    patterns: PatternService
+
+    async def _with_prediction(
+        self, person: PersonRow, emails: list[EmailRow], ranked: DomainScores | None = None
+    ) -> list[EmailRow]:
+        """A person's addresses, plus the likeliest predicted work address when none is known."""
+        domain = person.company_domain
+        if not domain or not (person.first_name or person.last_name) or any(e.kind == "pro" for e in emails):
+            return emails
+        found = await self.patterns.find(
+            domain, person.first_name or "", person.last_name or "", limit=1, ranked=ranked
+        )
+        best = next((c for c in found.candidates if not c.known), None)
+        if best is None or best.score < self.settings.finder_min_score:
+            return emails
+        return [*emails, EmailRow(best.email, "pro", None, predicted=True)]
 
     async def profile(self, caller: Caller, ctx: RequestContext, req: ProfileRequest) -> Charged:
         ref = normalise_linkedin(req.id)
@@ -118,6 +136,7 @@ class ContactsService:
                     f"no data is known for LinkedIn profile {ref.value!r}",
                 )
             person, emails = found
+            emails = await self._with_prediction(person, emails)
             phones: list[str] = []
             if req.isPhoneRequired:
                 phones = (await repository.phones_of(self.db, [person.id]))[person.id]
@@ -140,15 +159,17 @@ class ContactsService:
         domain = domain_of(req.domain)
 
         async def work() -> Work:
-            pairs = await repository.name_address_pairs(self.db, domain)
-            if not pairs and await repository.company_by_domain(self.db, domain) is None:
-                raise coded(
-                    NotFound,
-                    "domain_not_found",
-                    f"nothing is known about the domain {domain!r}",
-                )
-            scores = count_patterns((NameParts.of(first, last), local) for first, last, local in pairs)
-            return Work({"patterns": [{"pattern": f"{s.pattern}@{domain}", "score": s.score} for s in scores]})
+            ranked = await self.patterns.scores(domain)
+            if not ranked.known_pairs and await repository.company_by_domain(self.db, domain) is None:
+                raise coded(NotFound, "domain_not_found", f"nothing is known about the domain {domain!r}")
+            top = ranked.patterns[: self.settings.patterns_returned]
+            out = []
+            for p in top:
+                item: dict[str, object] = {"pattern": f"{p.key[0]}@{domain}", "score": round(p.score, 4)}
+                if p.key[1]:
+                    item["maxLength"] = p.key[1]
+                out.append(item)
+            return Work({"patterns": out})
 
         return await self.metering.charged(caller, ctx, {"domain": domain}, work)
 
@@ -170,6 +191,9 @@ class ContactsService:
             staff = await repository.employees(self.db, company.id, limit, req.isPhoneRequired)
             ids = [p.id for p in staff]
             emails = await repository.emails_of(self.db, ids)
+            ranked = await self.patterns.scores(domain)
+            for p in staff:
+                emails[p.id] = await self._with_prediction(p, emails.get(p.id, []), ranked)
             phones = await repository.phones_of(self.db, ids) if req.isPhoneRequired else {}
             items: list[Item] = []
             for p in staff:

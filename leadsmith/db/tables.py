@@ -180,3 +180,13 @@ phones = sa.Table(
     sa.Column("last_seen", Ms, nullable=False),
     sa.UniqueConstraint("person_id", "e164"),
 )
+
+domain_patterns = sa.Table(
+    "domain_patterns",
+    metadata,
+    sa.Column("domain", sa.String(253), primary_key=True),
+    sa.Column("template", sa.String(64), primary_key=True),
+    sa.Column("cap", sa.Integer, primary_key=True),
+    sa.Column("support", sa.Float, nullable=False),
+    sa.Column("updated_at", Ms, nullable=False),
+)

@@ -86,10 +86,12 @@ def normalise_linkedin(text: str) -> ProfileRef | None:
 
 @lru_cache(maxsize=65536)
 def normalise_domain(text: str) -> str | None:
-    """A company's registrable domain from ``example.com``, ``a@example.com``, ``@example.com`` or a URL.
+    """A mail domain from ``example.com``, ``a@example.com``, ``@example.com`` or a URL.
 
-    A name under a top-level domain the public-suffix list does not know (``domain``,
-    ``corp.internal``) is kept as written, so private and placeholder domains still work.
+    Subdomains are kept (``cn.ibm.com`` and ``us.ibm.com`` are different mail domains with their own
+    patterns); ``www.`` is dropped; a bare public suffix (``co.uk``) is refused. A name under a
+    top-level domain the public-suffix list does not know (``domain``, ``corp.internal``) is kept
+    as written, so private and placeholder domains still work.
     """
     text = text.strip().lower()
     if not text or len(text) > 2048 or any(ch.isspace() for ch in text):
@@ -116,4 +118,4 @@ def normalise_domain(text: str) -> str | None:
         host = host[4:]
     if _PSL_KNOWN.publicsuffix(host) is None:
         return host
-    return _PSL.privatesuffix(host)
+    return host if _PSL.privatesuffix(host) is not None else None

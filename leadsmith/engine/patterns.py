@@ -1,34 +1,49 @@
-"""E-mail patterns in the reference's notation (``{first}.{last}``) and counting them over known addresses."""
+"""E-mail patterns in the reference's notation (``{first}.{last}``), matched against known addresses.
+
+The vocabulary: ``{first}``, ``{last}``, ``{f}``, ``{l}``, ``{middle}``, ``{m}``; separators ``.``
+``_`` ``-`` or none; both orders; an optional cut of the whole local part at a maximum length
+(``{f}{last}`` cut at 8 characters); and numeric suffixes for duplicates (``jsmith2``). A pattern
+is a ``(template, cap)`` pair; ``cap`` 0 means no cut.
+"""
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
-from leadsmith.engine.names import ascii_token
+from leadsmith.engine.names import NameForm, ascii_token, name_forms
 
+PatternKey = tuple[str, int]
+OTHER: PatternKey = ("*", 0)
+# One-part names (handles like "jsmith42"): whether the address is the handle itself. Kept apart from
+# the domain's conventions, which they say nothing about.
+HANDLE_HIT: PatternKey = ("{handle}", 0)
+HANDLE_MISS: PatternKey = ("{handle}", -1)
+SPECIAL = frozenset({OTHER, HANDLE_HIT, HANDLE_MISS})
+SEPARATORS = ("", ".", "_", "-")
+MIN_CAP = 5
+
+_FIRST_PART = ("first", "f")
+_LAST_PART = ("last", "l")
 _TOKEN = re.compile(r"\{(first|last|f|l|middle|m)\}")
 
-PATTERNS: tuple[str, ...] = tuple(
-    dict.fromkeys(
-        [
-            f"{a}{sep}{b}"
-            for a, b in (
-                ("{first}", "{last}"),
-                ("{f}", "{last}"),
-                ("{first}", "{l}"),
-                ("{last}", "{first}"),
-                ("{last}", "{f}"),
-                ("{l}", "{first}"),
-                ("{f}", "{l}"),
-            )
-            for sep in (".", "", "_", "-")
-        ]
-        + ["{first}", "{last}"]
-    )
-)
+
+def _templates() -> tuple[str, ...]:
+    out = ["{first}", "{last}"]
+    for sep in SEPARATORS:
+        for a in _FIRST_PART:
+            for b in _LAST_PART:
+                out.append(f"{{{a}}}{sep}{{{b}}}")
+                out.append(f"{{{b}}}{sep}{{{a}}}")
+        for a in _FIRST_PART:
+            for m in ("m", "middle"):
+                out.append(f"{{{a}}}{sep}{{{m}}}{sep}{{last}}")
+    return tuple(dict.fromkeys(out))
+
+
+TEMPLATES = _templates()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,49 +57,104 @@ class NameParts:
         return cls(ascii_token(first), ascii_token(last), ascii_token(middle))
 
 
-@dataclass(frozen=True, slots=True)
-class PatternScore:
-    pattern: str
-    score: float
-    support: int
+def _values(first: str, last: str, middle: str) -> dict[str, str]:
+    return {"first": first, "last": last, "middle": middle, "f": first[:1], "l": last[:1], "m": middle[:1]}
 
 
-def render(pattern: str, name: NameParts) -> str | None:
-    """The local part a pattern gives for a name, or None when the name lacks a part it needs."""
-    values = {
-        "first": name.first,
-        "last": name.last,
-        "middle": name.middle,
-        "f": name.first[:1],
-        "l": name.last[:1],
-        "m": name.middle[:1],
-    }
-    missing = False
+@lru_cache(maxsize=4096)
+def _parts(template: str) -> tuple[str, ...]:
+    return tuple(p for p in _TOKEN.split(template) if p is not None)
 
-    def sub(match: re.Match[str]) -> str:
-        nonlocal missing
-        value = values[match.group(1)]
-        missing = missing or not value
-        return value
 
-    local = _TOKEN.sub(sub, pattern)
-    return None if missing or not local else local
+def render_parts(template: str, first: str, last: str, middle: str = "", cap: int = 0) -> str | None:
+    """The local part ``template`` gives for a name, or None when the name lacks a part it needs."""
+    values = _values(first, last, middle)
+    out = []
+    for i, piece in enumerate(_parts(template)):
+        if i % 2:
+            value = values[piece]
+            if not value:
+                return None
+            out.append(value)
+        else:
+            out.append(piece)
+    local = "".join(out)
+    return local[:cap] if cap else local
+
+
+def render(template: str, name: NameParts, cap: int = 0) -> str | None:
+    return render_parts(template, name.first, name.last, name.middle, cap)
+
+
+def pretty(key: PatternKey) -> str:
+    template, cap = key
+    return template if not cap else f"{template}:{cap}"
+
+
+def _match_form(form: NameForm, local: str, out: set[PatternKey]) -> None:
+    v = _values(form.first, form.last, form.middle)
+    n = len(local)
+    for head in ("first", "f", "last", "l"):
+        hv = v[head]
+        if not hv:
+            continue
+        if not local.startswith(hv):
+            if head in ("first", "last") and n >= MIN_CAP and hv.startswith(local):
+                out.add((f"{{{head}}}", n))
+            continue
+        rest = local[len(hv) :]
+        if not rest:
+            if head in ("first", "last"):
+                out.add((f"{{{head}}}", 0))
+            continue
+        tails = _LAST_PART if head in _FIRST_PART else _FIRST_PART
+        seps = (rest[0], "") if rest[0] in ".-_" else ("",)
+        for sep in seps:
+            rest2 = rest[len(sep) :]
+            if not rest2:
+                continue
+            for tail in tails:
+                tv = v[tail]
+                if not tv:
+                    continue
+                if rest2 == tv:
+                    out.add((f"{{{head}}}{sep}{{{tail}}}", 0))
+                elif n >= MIN_CAP and len(rest2) > 1 and tv.startswith(rest2):
+                    out.add((f"{{{head}}}{sep}{{{tail}}}", n))
+            if head in _FIRST_PART and v["middle"]:
+                for mid in ("m", "middle"):
+                    mv = v[mid]
+                    if rest2.startswith(mv + sep):
+                        rest3 = rest2[len(mv) + len(sep) :]
+                        if rest3 == v["last"]:
+                            out.add((f"{{{head}}}{sep}{{{mid}}}{sep}{{last}}", 0))
+                        elif len(rest3) > 1 and n >= MIN_CAP and v["last"].startswith(rest3):
+                            out.add((f"{{{head}}}{sep}{{{mid}}}{sep}{{last}}", n))
+
+
+def match_forms(forms: Iterable[NameForm], local: str) -> frozenset[PatternKey]:
+    """Every pattern that turns one of these spellings of a name into ``local`` (a numeric suffix allowed)."""
+    local = local.lower()
+    out: set[PatternKey] = set()
+    base = local.rstrip("0123456789")
+    candidates = [local]
+    if base and base != local and len(local) - len(base) <= 3:
+        candidates.append(base)
+    for form in forms:
+        for candidate in candidates:
+            _match_form(form, candidate, out)
+    return frozenset(out)
+
+
+def match_name(first: str, last: str, middle: str, local: str) -> frozenset[PatternKey]:
+    """The patterns that explain an address; for a one-part name, whether it is the handle itself."""
+    if not (first and last):
+        handle = ascii_token(first or last)
+        return frozenset({HANDLE_HIT if handle and handle == local.lower() else HANDLE_MISS})
+    return match_forms(name_forms(first, last, middle), local)
 
 
 def matching_patterns(name: NameParts, local: str) -> list[str]:
-    local = local.lower()
-    return [p for p in PATTERNS if render(p, name) == local]
-
-
-def count_patterns(pairs: Iterable[tuple[NameParts, str]]) -> list[PatternScore]:
-    """Each pattern's share of the known addresses it reproduces, best first."""
-    counts: Counter[str] = Counter()
-    total = 0
-    for name, local in pairs:
-        total += 1
-        for pattern in matching_patterns(name, local):
-            counts[pattern] += 1
-    if not total:
-        return []
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], PATTERNS.index(kv[0])))
-    return [PatternScore(pattern=p, score=n / total, support=n) for p, n in ranked]
+    """Uncut templates that give ``local`` for the name exactly as written (no variants)."""
+    form = NameForm(name.first, name.last, name.middle, "canonical")
+    return sorted(t for t, cap in match_forms([form], local) if cap == 0)

@@ -48,7 +48,10 @@ async def charge(
     The debit is one conditional UPDATE, so the balance never goes below zero; the ledger row is
     written in the same transaction. Raises InsufficientCredits (and the caller rolls back).
     """
-    new = await repository.claim_reveals(tx, account_id, items, now, fresh_since)
+    stored = [i for i in items if i.person_id is not None]
+    new = [i for i in items if i.person_id is None] + await repository.claim_reveals(
+        tx, account_id, stored, now, fresh_since
+    )
     cost = sum(prices.of(item.kind) for item in new)
     if cost == 0:
         return 0, await repository.balance(tx, account_id)

@@ -150,7 +150,11 @@ async def ledger_sum(db: Executor, account_id: int) -> int:
 
 async def fresh_reveals(db: Executor, account_id: int, items: Sequence[Item], since: int) -> set[tuple[int, str]]:
     """Which of these items the account revealed at or after ``since``."""
-    params = {"account_id": account_id, "ids": sorted({i.person_id for i in items}), "since": since}
+    params = {
+        "account_id": account_id,
+        "ids": sorted({i.person_id for i in items if i.person_id is not None}),
+        "since": since,
+    }
     return {(int(r.person_id), str(r.kind)) for r in await db.fetch_all(_FRESH, params)}
 
 
@@ -158,7 +162,7 @@ async def balance_and_fresh(
     db: Executor, account_id: int, items: Sequence[Item], since: int
 ) -> tuple[int, set[tuple[int, str]]]:
     """The balance, and which of these items the account revealed since ``since``: one query for one person."""
-    people_ids = {i.person_id for i in items}
+    people_ids = {i.person_id for i in items if i.person_id is not None}
     if not people_ids:
         return await balance(db, account_id), set()
     if len(people_ids) != 1:

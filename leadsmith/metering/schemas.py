@@ -28,9 +28,13 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """Something a response reveals about one person, priced by kind."""
+    """Something a response reveals about one person, priced by kind.
 
-    person_id: int
+    ``person_id`` is None for a prediction about someone not in the store: it is always charged,
+    there being no person to remember the reveal against.
+    """
+
+    person_id: int | None
     kind: RevealKind
 
 

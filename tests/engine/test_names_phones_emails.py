@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from leadsmith.engine.emails import email_kind, parse_address
 from leadsmith.engine.names import ascii_token, parse_name
-from leadsmith.engine.patterns import NameParts, count_patterns, matching_patterns, render
+from leadsmith.engine.patterns import NameParts, matching_patterns, render
 from leadsmith.engine.phones import parse_phone, region_hint
 
 
@@ -85,15 +85,3 @@ def test_patterns_render_and_match() -> None:
     assert render("{f}{last}", name) == "jmuller"
     assert render("{first}.{last}", NameParts.of("Madonna", "")) is None
     assert "{first}.{last}" in matching_patterns(name, "Jurgen.Muller")
-
-
-def test_count_patterns_scores_are_shares() -> None:
-    pairs = [
-        (NameParts.of("Ann", "Lee"), "ann.lee"),
-        (NameParts.of("Bob", "Ray"), "bob.ray"),
-        (NameParts.of("Cy", "Do"), "cdo"),
-    ]
-    scores = count_patterns(pairs)
-    assert scores[0].pattern == "{first}.{last}" and scores[0].score == pytest.approx(2 / 3)
-    assert {s.pattern for s in scores} >= {"{f}{last}"}
-    assert count_patterns([]) == []

@@ -1,0 +1,155 @@
+"""Inferring a domain's e-mail patterns from its known (name, address) pairs, with calibrated scores.
+
+Each address at a domain is taken to follow one convention (a pattern) or none ("other": nicknames,
+employee ids, another name). For a domain we estimate the share of each convention by EM over the
+pairs (a pair several patterns explain is shared between them) and keep the expected counts as
+sufficient statistics. A score is then
+
+    score(p) = (support(p) + strength * prior(p)) / (n + strength)
+
+where the prior is the average share of each pattern across all domains of the store, so a domain
+with one or two known addresses still gets sensible scores, and the score is the probability that a
+new employee's address follows ``p``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from leadsmith.engine.patterns import HANDLE_HIT, HANDLE_MISS, OTHER, SPECIAL, PatternKey
+
+# Shares across companies before any data is seen (a store with no addresses yet).
+DEFAULT_PRIOR: dict[PatternKey, float] = {
+    ("{first}.{last}", 0): 0.30,
+    ("{f}{last}", 0): 0.14,
+    ("{first}", 0): 0.06,
+    ("{first}{last}", 0): 0.04,
+    ("{first}_{last}", 0): 0.02,
+    ("{last}.{first}", 0): 0.02,
+    ("{f}.{last}", 0): 0.02,
+    ("{first}{l}", 0): 0.015,
+    ("{last}{f}", 0): 0.01,
+    ("{first}-{last}", 0): 0.01,
+    ("{last}", 0): 0.01,
+    OTHER: 0.355,
+}
+DEFAULT_STRENGTH = 2.0
+MIN_DOMAIN_PAIRS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class PatternScore:
+    key: PatternKey
+    score: float
+    support: float
+
+
+def consistent_with_cuts(pairs: Sequence[tuple[frozenset[PatternKey], int]]) -> list[frozenset[PatternKey]]:
+    """Add to each pair the cut patterns it is consistent with: a domain that cuts ``{f}{last}`` at
+    8 characters gives ``jsmith`` to John Smith, so his address supports the cut pattern too."""
+    caps: dict[str, set[int]] = {}
+    for keys, _ in pairs:
+        for template, cap in keys:
+            if cap:
+                caps.setdefault(template, set()).add(cap)
+    if not caps:
+        return [keys for keys, _ in pairs]
+    out = []
+    for keys, length in pairs:
+        extra = {(t, c) for t, cap in keys if cap == 0 for c in caps.get(t, ()) if length <= c}
+        out.append(keys | extra if extra else keys)
+    return out
+
+
+def expected_counts(matches: Iterable[frozenset[PatternKey]], iterations: int = 50) -> dict[PatternKey, float]:
+    """EM over one domain's pairs: how many of its addresses each pattern (or "other") accounts for."""
+    groups = Counter(matches)
+    handles = {key: float(groups.pop(frozenset({key}), 0)) for key in (HANDLE_HIT, HANDLE_MISS)}
+    handles = {k: v for k, v in handles.items() if v}
+    n = sum(groups.values())
+    if n == 0:
+        return handles
+    keys = {k for m in groups for k in m}
+    theta = dict.fromkeys(keys, 1.0 / (len(keys) or 1))
+    counts: dict[PatternKey, float] = {}
+    for _ in range(iterations):
+        counts = dict.fromkeys(keys, 0.0)
+        counts[OTHER] = 0.0
+        for group, times in groups.items():
+            if not group:
+                counts[OTHER] += times
+                continue
+            z = sum(theta[k] for k in group)
+            for k in group:
+                counts[k] += times * theta[k] / z
+        new = {k: counts[k] / n for k in keys}
+        if all(abs(new[k] - theta[k]) < 1e-6 for k in keys):
+            theta = new
+            break
+        theta = new
+    return {**{k: v for k, v in counts.items() if v > 1e-9}, **handles}
+
+
+def _split(support: Mapping[PatternKey, float]) -> tuple[dict[PatternKey, float], dict[PatternKey, float]]:
+    conventions = {k: v for k, v in support.items() if k not in (HANDLE_HIT, HANDLE_MISS)}
+    handles = {k: v for k, v in support.items() if k in (HANDLE_HIT, HANDLE_MISS)}
+    return conventions, handles
+
+
+def handle_rate(
+    support: Mapping[PatternKey, float], prior: Mapping[PatternKey, float], strength: float = DEFAULT_STRENGTH
+) -> float:
+    """The probability that a one-part name's address is the name itself."""
+    hits, misses = support.get(HANDLE_HIT, 0.0), support.get(HANDLE_MISS, 0.0)
+    return (hits + strength * prior.get(HANDLE_HIT, 0.0)) / (hits + misses + strength)
+
+
+def learn_prior(
+    domains: Iterable[Mapping[PatternKey, float]], min_pairs: int = MIN_DOMAIN_PAIRS
+) -> dict[PatternKey, float]:
+    """The average share of each pattern over domains with enough pairs, blended with the default prior."""
+    total: defaultdict[PatternKey, float] = defaultdict(float)
+    used = 0
+    hits = misses = 0.0
+    for support in domains:
+        conventions, handles = _split(support)
+        hits += handles.get(HANDLE_HIT, 0.0)
+        misses += handles.get(HANDLE_MISS, 0.0)
+        n = sum(conventions.values())
+        if n < min_pairs:
+            continue
+        used += 1
+        for k, v in conventions.items():
+            total[k] += v / n
+    weight = used / (used + 5.0)
+    keys = set(total) | set(DEFAULT_PRIOR)
+    prior = {k: weight * (total[k] / used if used else 0.0) + (1 - weight) * DEFAULT_PRIOR.get(k, 0.0) for k in keys}
+    z = sum(prior.values())
+    out = {k: v / z for k, v in prior.items() if v / z > 1e-5}
+    out[HANDLE_HIT] = (hits + 1.0) / (hits + misses + 2.0)
+    return out
+
+
+def scores(
+    support: Mapping[PatternKey, float], prior: Mapping[PatternKey, float], strength: float = DEFAULT_STRENGTH
+) -> list[PatternScore]:
+    """Calibrated scores for every pattern the domain or the prior knows, best first ("other" excluded)."""
+    support, _ = _split(support)
+    n = sum(support.values())
+    keys = (set(support) | set(prior)) - SPECIAL
+    out = [
+        PatternScore(k, (support.get(k, 0.0) + strength * prior.get(k, 0.0)) / (n + strength), support.get(k, 0.0))
+        for k in keys
+    ]
+    out.sort(key=lambda s: (-s.score, s.key))
+    return out
+
+
+def infer_patterns(
+    matches: Sequence[frozenset[PatternKey]],
+    prior: Mapping[PatternKey, float] | None = None,
+    strength: float = DEFAULT_STRENGTH,
+) -> list[PatternScore]:
+    return scores(expected_counts(matches), prior if prior is not None else DEFAULT_PRIOR, strength)

@@ -1,0 +1,72 @@
+"""All SQL about pattern statistics and the known (name, address) pairs they are learned from."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from leadsmith.db.database import Executor, Prepared
+from leadsmith.db.tables import domain_patterns, emails, people
+from leadsmith.engine.patterns import PatternKey
+
+PRIOR_DOMAIN = "*"
+
+_SUPPORT = Prepared(
+    sa.select(domain_patterns.c.template, domain_patterns.c.cap, domain_patterns.c.support).where(
+        domain_patterns.c.domain == sa.bindparam("domain")
+    )
+)
+_PAIRS = (
+    sa.select(people.c.full_name, people.c.first_name, people.c.last_name, emails.c.address)
+    .join(people, people.c.id == emails.c.person_id)
+    .where(emails.c.domain == sa.bindparam("domain"))
+)
+_KNOWN = Prepared(
+    sa.select(people.c.id, emails.c.address, emails.c.valid)
+    .join(people, people.c.id == emails.c.person_id)
+    .where(
+        emails.c.domain == sa.bindparam("domain"),
+        sa.func.lower(people.c.first_name) == sa.bindparam("first"),
+        sa.func.lower(people.c.last_name) == sa.bindparam("last"),
+    )
+    .order_by(people.c.id)
+)
+
+
+async def support(db: Executor, domain: str) -> dict[PatternKey, float]:
+    rows = await db.fetch_all(_SUPPORT, {"domain": domain})
+    return {(r.template, int(r.cap)): float(r.support) for r in rows}
+
+
+async def all_supports(db: Executor) -> list[dict[PatternKey, float]]:
+    stmt = sa.select(domain_patterns).where(domain_patterns.c.domain != PRIOR_DOMAIN).order_by(domain_patterns.c.domain)
+    out: dict[str, dict[PatternKey, float]] = {}
+    for r in await db.fetch_all(stmt):
+        out.setdefault(r.domain, {})[(r.template, int(r.cap))] = float(r.support)
+    return list(out.values())
+
+
+async def replace_support(db: Executor, domain: str, values: Mapping[PatternKey, float], now: int) -> None:
+    await db.execute(sa.delete(domain_patterns).where(domain_patterns.c.domain == domain))
+    rows = [
+        {"domain": domain, "template": t, "cap": c, "support": v, "updated_at": now} for (t, c), v in values.items()
+    ]
+    if rows:
+        await db.execute(sa.insert(domain_patterns), rows)
+
+
+async def pairs(db: Executor, domain: str) -> Sequence[Any]:
+    return await db.fetch_all(_PAIRS, {"domain": domain})
+
+
+async def known_person(db: Executor, domain: str, first: str, last: str) -> Sequence[Any]:
+    return await db.fetch_all(_KNOWN, {"domain": domain, "first": first.lower(), "last": last.lower()})
+
+
+async def taken(db: Executor, addresses: Collection[str]) -> set[str]:
+    if not addresses:
+        return set()
+    stmt = sa.select(emails.c.address_key).where(emails.c.address_key.in_(sorted({a.lower() for a in addresses})))
+    return {r.address_key for r in await db.fetch_all(stmt)}

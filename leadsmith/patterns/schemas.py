@@ -1,0 +1,29 @@
+"""The e-mail finder's request and response."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from leadsmith.contacts.schemas import Text
+
+
+class FinderRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", str_strip_whitespace=True)
+
+    domain: Text = Field(
+        min_length=1, max_length=2048, description="The company's e-mail domain", examples=["example.com"]
+    )
+    name: Text | None = Field(default=None, min_length=1, max_length=512, description="The person's full name")
+    firstName: Text | None = Field(default=None, min_length=1, max_length=255)
+    lastName: Text | None = Field(default=None, min_length=1, max_length=255)
+
+
+class FoundEmail(BaseModel):
+    email: str
+    score: float = Field(ge=0, le=1, description="Probability that this is the person's address (calibrated)")
+    pattern: str | None = Field(description="The pattern that gives it, null for a known address")
+    valid: bool | None = Field(description="Known validity; null for a predicted address")
+
+
+class FinderResponse(BaseModel):
+    emails: list[FoundEmail]

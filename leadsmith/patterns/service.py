@@ -1,0 +1,140 @@
+"""Keeping each domain's pattern statistics up to date, and answering with scores and likely addresses."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from leadsmith.access.schemas import Caller
+from leadsmith.clock import Clock, now_ms
+from leadsmith.db.database import Database, Executor
+from leadsmith.engine.finder import Candidate, find_emails
+from leadsmith.engine.identifiers import normalise_domain
+from leadsmith.engine.inference import (
+    DEFAULT_PRIOR,
+    DEFAULT_STRENGTH,
+    PatternScore,
+    consistent_with_cuts,
+    expected_counts,
+    handle_rate,
+    learn_prior,
+    scores,
+)
+from leadsmith.engine.names import parse_name
+from leadsmith.engine.patterns import PatternKey, match_name
+from leadsmith.errors import BadRequest
+from leadsmith.metering.schemas import Charged, Item, Work
+from leadsmith.metering.service import MeteringService, RequestContext
+from leadsmith.patterns import repository
+from leadsmith.patterns.schemas import FinderRequest
+
+
+@dataclass(frozen=True, slots=True)
+class DomainScores:
+    domain: str
+    patterns: list[PatternScore]
+    handle_rate: float
+    known_pairs: float
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    candidates: list[Candidate]
+    person_id: int | None
+
+
+@dataclass
+class PatternService:
+    db: Database
+    clock: Clock = now_ms
+    prior_cache_seconds: float = 30.0
+    strength: float = DEFAULT_STRENGTH
+    metering: MeteringService | None = None
+    _prior: tuple[float, dict[PatternKey, float]] | None = field(default=None, repr=False)
+
+    async def refresh(self, domains: Iterable[str]) -> int:
+        """Relearn the statistics of these domains from their known addresses, then the prior."""
+        count = 0
+        for domain in sorted(set(domains)):
+            pairs = []
+            for row in await repository.pairs(self.db, domain):
+                middle = parse_name(row.full_name).middle if row.full_name else ""
+                local = row.address.rsplit("@", 1)[0]
+                pairs.append((match_name(row.first_name or "", row.last_name or "", middle, local), len(local)))
+            support = expected_counts(consistent_with_cuts(pairs))
+            async with self.db.transaction() as tx:
+                await repository.replace_support(tx, domain, support, self.clock())
+            count += 1
+        await self.refresh_prior()
+        return count
+
+    async def refresh_prior(self) -> None:
+        prior = learn_prior(await repository.all_supports(self.db))
+        async with self.db.transaction() as tx:
+            await repository.replace_support(tx, repository.PRIOR_DOMAIN, prior, self.clock())
+        self._prior = None
+
+    async def prior(self, db: Executor | None = None) -> dict[PatternKey, float]:
+        now = time.monotonic()
+        if self._prior is None or self._prior[0] < now:
+            stored = await repository.support(db or self.db, repository.PRIOR_DOMAIN)
+            self._prior = (now + self.prior_cache_seconds, stored or dict(DEFAULT_PRIOR))
+        return self._prior[1]
+
+    async def scores(self, domain: str) -> DomainScores:
+        prior = await self.prior()
+        support = await repository.support(self.db, domain)
+        return DomainScores(
+            domain=domain,
+            patterns=scores(support, prior, self.strength),
+            handle_rate=handle_rate(support, prior, self.strength),
+            known_pairs=sum(support.values()),
+        )
+
+    async def find(
+        self, domain: str, first: str, last: str, middle: str = "", limit: int = 5, ranked: DomainScores | None = None
+    ) -> Found:
+        """The person's known addresses at the domain first, then the likeliest predicted ones."""
+        ranked = ranked or await self.scores(domain)
+        known_rows = await repository.known_person(self.db, domain, first, last) if first and last else []
+        person_id = int(known_rows[0].id) if known_rows else None
+        known = [(r.address, r.valid) for r in known_rows if person_id is None or r.id == person_id]
+        draft = find_emails(first, last, middle, domain, ranked.patterns, known, None, limit, ranked.handle_rate)
+        taken = await repository.taken(self.db, [c.email for c in draft if not c.known])
+        if taken:
+            owned = {a.lower() for a, _ in known}
+            clashes = {t: True for t in taken if t not in owned}
+            draft = find_emails(first, last, middle, domain, ranked.patterns, known, clashes, limit, ranked.handle_rate)
+        return Found(draft, person_id)
+
+    async def email_finder(self, caller: Caller, ctx: RequestContext, req: FinderRequest) -> Charged:
+        """``POST /company/emailFinder``: charged like an e-mail reveal, only when something is returned."""
+        assert self.metering is not None
+        domain = normalise_domain(req.domain)
+        if domain is None:
+            raise _field("domain", f"not a company domain: {req.domain[:100]!r} (try example.com)")
+        if req.firstName or req.lastName:
+            first, last, middle = req.firstName or "", req.lastName or "", ""
+        elif req.name:
+            parsed = parse_name(req.name)
+            first, last, middle = parsed.first, parsed.last, parsed.middle
+        else:
+            raise _field("name", "give the person's name, or firstName and lastName")
+
+        async def work() -> Work:
+            found = await self.find(domain, first, last, middle)
+            payload = {
+                "emails": [
+                    {"email": c.email, "score": round(c.score, 4), "pattern": c.pattern, "valid": c.valid}
+                    for c in found.candidates
+                ]
+            }
+            return Work(payload, (Item(found.person_id, "email"),) if found.candidates else ())
+
+        params = {"domain": domain, "first": first, "last": last, "middle": middle}
+        return await self.metering.charged(caller, ctx, params, work)
+
+
+def _field(field: str, problem: str) -> BadRequest:
+    return BadRequest(f"{field}: {problem}", details=[{"field": field, "problem": problem, "type": "value_error"}])

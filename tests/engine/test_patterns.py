@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from leadsmith.engine.finder import find_emails
+from leadsmith.engine.inference import (
+    DEFAULT_PRIOR,
+    consistent_with_cuts,
+    expected_counts,
+    infer_patterns,
+    learn_prior,
+    scores,
+)
+from leadsmith.engine.names import family_name_first, name_forms, parse_name
+from leadsmith.engine.patterns import HANDLE_HIT, OTHER, TEMPLATES, match_name, render_parts
+
+
+def keys(name: str, local: str) -> frozenset[tuple[str, int]]:
+    p = parse_name(name)
+    return match_name(p.first, p.last, p.middle, local)
+
+
+@pytest.mark.parametrize(
+    ("name", "local", "expected"),
+    [
+        ("John Smith", "john.smith", ("{first}.{last}", 0)),
+        ("John Smith", "jsmith", ("{f}{last}", 0)),
+        ("John Smith", "smithj", ("{last}{f}", 0)),
+        ("John Smith", "john_s", ("{first}_{l}", 0)),
+        ("John Smith", "smith-john", ("{last}-{first}", 0)),
+        ("John Smith", "john", ("{first}", 0)),
+        ("John Smith", "jsmith2", ("{f}{last}", 0)),
+        ("Joe Talerico", "jtaleric", ("{f}{last}", 8)),
+        ("Michael J Fork", "mjfork", ("{f}{m}{last}", 0)),
+        ("Jean-Luc van der Berg", "jean-luc.vanderberg", None),
+        ("Jean-Luc van der Berg", "jeanluc.vanderberg", ("{first}.{last}", 0)),
+        ("Jean-Luc van der Berg", "jberg", ("{f}{last}", 0)),
+        ("Jürgen Müller", "juergen.mueller", ("{first}.{last}", 0)),
+        ("Jürgen Müller", "jurgen.muller", ("{first}.{last}", 0)),
+        ("Sean O'Brien", "sobrien", ("{f}{last}", 0)),
+        ("Robert Smith", "bob.smith", ("{first}.{last}", 0)),
+        ("Zhao Lei", "zhaolei", ("{last}{first}", 0)),
+        ("YAMADA Hideki", "yamada.hideki", ("{last}.{first}", 0)),
+        ("Atsushi SAKAI", "sakaia", ("{last}{f}", 0)),
+    ],
+)
+def test_matching(name: str, local: str, expected: tuple[str, int] | None) -> None:
+    found = keys(name, local)
+    if expected is None:
+        assert found == set()
+    else:
+        assert expected in found
+
+
+def test_one_letter_cut_is_an_initial_not_a_cut() -> None:
+    found = keys("Dinesh Subhraveti", "dineshs")
+    assert ("{first}{l}", 0) in found
+    assert not any(cap for _, cap in found)
+
+
+def test_handles_are_kept_apart() -> None:
+    assert keys("wangxiyuan", "wangxiyuan") == {HANDLE_HIT}
+
+
+def test_family_name_order() -> None:
+    assert family_name_first("Zhao", "Lei") is True
+    assert family_name_first("Wei", "Wang") is False
+    assert family_name_first("YAMADA", "Hideki") is True
+    assert family_name_first("Hideki", "YAMADA") is False
+    assert family_name_first("Jian", "Wen") is None
+    assert family_name_first("John", "Smith") is False
+    kinds = [f.kind for f in name_forms("Jian", "Wen")]
+    assert kinds == ["canonical", "swapped"]
+
+
+def test_every_template_renders_and_matches_itself() -> None:
+    for template in TEMPLATES:
+        local = render_parts(template, "ann", "lee", "may")
+        assert local is not None
+        assert (template, 0) in match_name("Ann", "Lee", "May", local)
+
+
+@given(st.text(max_size=60), st.text(max_size=60), st.text(max_size=40))
+def test_matching_never_raises(first: str, last: str, local: str) -> None:
+    found = match_name(first, last, "", local)
+    for template, cap in found:
+        if template.startswith("{") and "handle" not in template:
+            assert cap == 0 or cap >= 5
+
+
+def test_em_shares_ambiguous_pairs_by_the_domain_evidence() -> None:
+    pairs = [keys("Ann Lee", "ann.lee"), keys("Bob Ray", "bob.ray"), keys("Cy Do", "cy.do"), keys("Al", "zz")]
+    pairs += [keys("Li Li", "li.li")]
+    support = expected_counts(pairs)
+    assert support[("{first}.{last}", 0)] > 3.5
+    assert support[("{handle}", -1)] == 1
+
+
+def test_cut_pattern_gets_credit_from_short_names_too() -> None:
+    p1, p2 = parse_name("Joe Talerico"), parse_name("Ann Lee")
+    raw = [(match_name(p1.first, p1.last, "", "jtaleric"), 8), (match_name(p2.first, p2.last, "", "alee"), 4)]
+    expanded = consistent_with_cuts(raw)
+    assert ("{f}{last}", 8) in expanded[1]
+
+
+def test_scores_are_smoothed_by_the_prior_and_sum_below_one() -> None:
+    one = infer_patterns([keys("Ann Lee", "alee")])
+    top = {s.key: s.score for s in one}
+    assert 0.2 < top[("{f}{last}", 0)] < 0.8
+    assert top[("{first}.{last}", 0)] > 0.05
+    assert sum(top.values()) <= 1.0 + 1e-9
+    many = infer_patterns(
+        [keys(n, f"{n.split()[0][0]}{n.split()[1]}".lower()) for n in ["Ann Lee", "Bo Ray", "Cy Do"] * 10]
+    )
+    assert many[0].key == ("{f}{last}", 0)
+    assert many[0].score > 0.85
+
+
+def test_learned_prior_is_a_distribution() -> None:
+    prior = learn_prior([{("{first}.{last}", 0): 8.0, OTHER: 2.0}, {("{f}{last}", 0): 5.0, OTHER: 5.0}])
+    conventions = sum(v for k, v in prior.items() if k != HANDLE_HIT)
+    assert conventions == pytest.approx(1.0)
+    assert prior[("{first}.{last}", 0)] > DEFAULT_PRIOR[("{first}.{last}", 0)] * 0.9
+
+
+def test_finder_ranks_known_first_and_numbers_duplicates() -> None:
+    ranked = scores({("{f}{last}", 0): 9.0, OTHER: 1.0}, DEFAULT_PRIOR)
+    out = find_emails("John", "Smith", "", "acme.com", ranked, known=[("j.smith@acme.com", True)])
+    assert out[0].email == "j.smith@acme.com" and out[0].valid is True and out[0].score == 1.0
+    assert out[1].email == "jsmith@acme.com" and out[1].valid is None and out[1].score > 0.6
+    assert len(out) <= 5
+    taken = find_emails("John", "Smith", "", "acme.com", ranked, taken={"jsmith@acme.com": True})
+    assert taken[0].email == "jsmith2@acme.com"
+    scores_ = [c.score for c in taken]
+    assert scores_ == sorted(scores_, reverse=True)
