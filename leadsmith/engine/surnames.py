@@ -55,10 +55,10 @@ def pinyin_like(token: str) -> bool:
             return 0 < count <= 3
         if count >= 3:
             return False
-        for end in range(len(rest), 0, -1):
-            if _SYLLABLE.fullmatch(rest[:end]) and split(rest[end:], count + 1):
-                return True
-        return False
+        return any(
+            _SYLLABLE.fullmatch(rest[:end]) is not None and split(rest[end:], count + 1)
+            for end in range(len(rest), 0, -1)
+        )
 
     if split(token, 0):
         return True
