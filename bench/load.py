@@ -1,11 +1,13 @@
-"""Load test: /profile/profile against a no-op endpoint (/healthz) of the same server, in the same run.
+"""Load test: the Kaspr endpoints against a no-op endpoint (/healthz) of the same server, in the same run.
 
     python bench/load.py [--workers 1] [--connections 32] [--seconds 10]
 
 Starts a server on a throw-away store (the demo set on the embedded default unless
 LEADSMITH_DATABASE_URL is set), then runs wrk on loopback. The profile requests rotate over every
 demo lead, so the first pass pays for reveals (write transactions) and later passes are free reveals.
-Goal (issue 2): ratio >= 0.5 and p99 < 25 ms at 32 connections on a 2-core machine.
+The e-mail finder requests rotate over made-up names at the demo domains (unknown people: every
+one is charged, none is in the store). Goals: /profile/profile ratio >= 0.5 and p99 < 25 ms at 32
+connections (issue 2); /company/emailFinder p99 < 10 ms (issue 3).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import sqlalchemy as sa
 from common import HEADER, base_env, cli, start_server, wrk
 
 from leadsmith.db.database import open_database
-from leadsmith.db.tables import people
+from leadsmith.db.tables import companies, people
 
 
 async def linkedin_ids(url: str) -> list[str]:
@@ -51,11 +53,39 @@ end
     return path
 
 
+def finder_script(path: Path, key: str, domains: list[str]) -> Path:
+    names = ["Ada Lovelace", "Grace Hopper", "Jürgen Müller", "Jean-Luc van der Berg", "Zhao Lei", "Wei Wang"]
+    bodies = ",\n".join(json.dumps(json.dumps({"domain": d, "name": n})) for d in domains for n in names)
+    path.write_text(
+        f"""
+local bodies = {{
+{bodies}
+}}
+local n = 0
+local headers = {{ ["Authorization"] = "Bearer {key}", ["Content-Type"] = "application/json" }}
+request = function()
+  n = n + 1
+  return wrk.format("POST", "/company/emailFinder", headers, bodies[(n % #bodies) + 1])
+end
+"""
+    )
+    return path
+
+
+async def domains_of(url: str) -> list[str]:
+    db = open_database(url)
+    try:
+        return [r.domain for r in await db.fetch_all(sa.select(companies.c.domain).order_by(companies.c.id))]
+    finally:
+        await db.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--quiet-connections", type=int, default=4, help="a second finder run at low concurrency")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -65,6 +95,7 @@ def main() -> None:
         key = cli(env, "accounts", "create", f"bench-{os.getpid()}@leadsmith.local").stdout.strip().splitlines()[-1]
         ids = asyncio.run(linkedin_ids(url))
         script = profile_script(Path(tmp) / "profile.lua", key, ids)
+        finder = finder_script(Path(tmp) / "finder.lua", key, asyncio.run(domains_of(url)))
         server = start_server(env, Path(tmp) / "server.log", workers=args.workers)
         try:
             wrk("warm-up", server.url + "/healthz", connections=args.connections, seconds=2)
@@ -73,6 +104,21 @@ def main() -> None:
             )
             profile = wrk(
                 "POST /profile/profile", server.url, connections=args.connections, seconds=args.seconds, script=script
+            )
+            found = wrk(
+                "POST /company/emailFinder",
+                server.url,
+                connections=args.connections,
+                seconds=args.seconds,
+                script=finder,
+            )
+            quiet = wrk(
+                f"  same, {args.quiet_connections} connections",
+                server.url,
+                connections=args.quiet_connections,
+                seconds=args.seconds,
+                threads=1,
+                script=finder,
             )
         finally:
             server.stop()
@@ -83,6 +129,8 @@ def main() -> None:
     print(HEADER)
     print(noop.row())
     print(profile.row(noop))
+    print(found.row(noop))
+    print(quiet.row())
 
 
 if __name__ == "__main__":

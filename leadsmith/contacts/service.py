@@ -112,7 +112,7 @@ class ContactsService:
         if not domain or not (person.first_name or person.last_name) or any(e.kind == "pro" for e in emails):
             return emails
         found = await self.patterns.find(
-            domain, person.first_name or "", person.last_name or "", limit=1, ranked=ranked
+            domain, person.first_name or "", person.last_name or "", limit=1, ranked=ranked, look_up_person=False
         )
         best = next((c for c in found.candidates if not c.known), None)
         if best is None or best.score < self.settings.finder_min_score:

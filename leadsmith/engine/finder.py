@@ -13,6 +13,9 @@ from leadsmith.engine.patterns import pretty, render_parts
 # the canonical spelling (and, when the order cannot be told, the swapped one) takes what the others
 # leave; the other kinds share a fixed total however many spellings they have.
 KIND_SHARES = {"variant": 0.06, "nickname": 0.02}
+# A stored address for someone of that name at that domain: very likely theirs, unless it is a
+# namesake's or an old one; verification makes it surer.
+KNOWN_SCORES: dict[bool | None, float] = {True: 0.97, None: 0.9, False: 0.0}
 
 
 def form_shares(kinds: Sequence[str]) -> list[float]:
@@ -95,7 +98,7 @@ def find_emails(
     handle_rate: float = 0.5,
 ) -> list[Candidate]:
     """The person's known addresses first, then the likeliest predicted ones, at most ``limit``."""
-    out = [Candidate(email, 1.0 if valid is not False else 0.0, None, valid, known=True) for email, valid in known]
+    out = [Candidate(email, KNOWN_SCORES[valid], None, valid, known=True) for email, valid in known]
     seen = {c.email.lower() for c in out}
     predicted = with_suffixes(
         candidate_addresses(first, last, middle, domain, patterns, limit + len(out), handle_rate), taken or {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from anyascii import anyascii
 from nameparser import HumanName
@@ -53,13 +54,19 @@ def join_name(first: str, last: str) -> str:
     return clean_text(f"{first} {last}")
 
 
+_NOT_TOKEN = re.compile(r"[^a-z0-9]")
+
+
+@lru_cache(maxsize=131072)
 def ascii_token(text: str) -> str:
     """Lower-case ASCII letters and digits only: the raw material of a mailbox name."""
-    return re.sub(r"[^a-z0-9]", "", anyascii(text).lower())
+    if text.isascii():
+        lowered = text.lower()
+        return lowered if lowered.isalnum() else _NOT_TOKEN.sub("", lowered)
+    return _NOT_TOKEN.sub("", anyascii(text).lower())
 
 
-@dataclass(frozen=True, slots=True)
-class NameForm:
+class NameForm(NamedTuple):
     """One way a mailbox may spell a name: lower-case ASCII parts and how far it is from the name as written."""
 
     first: str
@@ -77,8 +84,11 @@ def _words(text: str) -> list[str]:
     return [w for w in re.split(r"[\s\-']+", text) if w]
 
 
-def _part_variants(text: str, *, is_last: bool) -> list[str]:
+@lru_cache(maxsize=65536)
+def _part_variants(text: str, *, is_last: bool) -> tuple[str, ...]:
     """Spellings of one name part: joined, German umlauts as ue, each word, particles dropped."""
+    if text.isascii() and text.isalpha():
+        return (text.lower(),)
     out: list[str] = []
 
     def add(value: str) -> None:
@@ -88,6 +98,10 @@ def _part_variants(text: str, *, is_last: bool) -> list[str]:
 
     add(text)
     add(text.translate(_UMLAUTS))
+    if "-" in text:
+        hyphenated = "-".join(t for t in (ascii_token(w) for w in text.split("-")) if t)
+        if hyphenated and hyphenated not in out:
+            out.append(hyphenated)
     words = _words(text)
     if len(words) > 1:
         core = [w for w in words if w.lower() not in _PARTICLES] or words
@@ -95,7 +109,18 @@ def _part_variants(text: str, *, is_last: bool) -> list[str]:
         add(core[-1] if is_last else core[0])
         for w in core:
             add(w)
-    return out
+    return tuple(out)
+
+
+@lru_cache(maxsize=65536)
+def _nicknames(first: str) -> tuple[str, ...]:
+    names = _NICKNAMES.nicknames_of(first) | _NICKNAMES.canonicals_of(first)
+    return tuple(sorted({ascii_token(n) for n in names} - {first, ""}))
+
+
+@lru_cache(maxsize=65536)
+def nickname_initials(first: str) -> frozenset[str]:
+    return frozenset(n[:1] for n in _nicknames(first))
 
 
 @lru_cache(maxsize=65536)
@@ -116,8 +141,8 @@ def family_name_first(first: str, last: str) -> bool | None:
 
 
 @lru_cache(maxsize=65536)
-def name_forms(first: str, last: str, middle: str = "") -> tuple[NameForm, ...]:
-    """The spellings of a name an address may use, canonical first.
+def name_forms(first: str, last: str, middle: str = "", nicknames: bool = True) -> tuple[NameForm, ...]:
+    """The spellings of a name an address may use: canonical first, nicknames last.
 
     A name written family name first (by East Asian family-name lists) is turned round, so that
     ``{first}`` is always the given name; when that cannot be told, the swapped order is offered too.
@@ -126,10 +151,13 @@ def name_forms(first: str, last: str, middle: str = "") -> tuple[NameForm, ...]:
     order = family_name_first(first, last) if single else False
     if order:
         first, last = last, first
-    firsts = _part_variants(first, is_last=False) or [""]
-    lasts = _part_variants(last, is_last=True) or [""]
+    firsts = _part_variants(first, is_last=False) or ("",)
+    lasts = _part_variants(last, is_last=True) or ("",)
     mid = ascii_token(middle)
-    forms: list[NameForm] = [NameForm(firsts[0], lasts[0], mid, "canonical")]
+    canonical = NameForm(firsts[0], lasts[0], mid, "canonical")
+    if len(firsts) == 1 and len(lasts) == 1 and order is not None and not nicknames:
+        return (canonical,)
+    forms: list[NameForm] = [canonical]
     seen = {(firsts[0], lasts[0])}
 
     def add(f: str, l: str, kind: str) -> None:  # noqa: E741
@@ -140,9 +168,9 @@ def name_forms(first: str, last: str, middle: str = "") -> tuple[NameForm, ...]:
     for f in firsts:
         for l in lasts:  # noqa: E741
             add(f, l, "variant")
-    if firsts[0]:
-        for nick in sorted(_NICKNAMES.nicknames_of(firsts[0]) | _NICKNAMES.canonicals_of(firsts[0])):
-            add(ascii_token(nick), lasts[0], "nickname")
     if order is None and firsts[0] and lasts[0]:
         add(lasts[0], firsts[0], "swapped")
+    if nicknames and firsts[0]:
+        for nick in _nicknames(firsts[0]):
+            add(nick, lasts[0], "nickname")
     return tuple(forms)

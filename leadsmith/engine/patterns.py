@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from leadsmith.engine.names import NameForm, ascii_token, name_forms
+from leadsmith.engine.names import NameForm, ascii_token, name_forms, nickname_initials
 
 PatternKey = tuple[str, int]
 OTHER: PatternKey = ("*", 0)
@@ -58,6 +58,7 @@ class NameParts:
 
 
 def _values(first: str, last: str, middle: str) -> dict[str, str]:
+    """What each token of a template stands for."""
     return {"first": first, "last": last, "middle": middle, "f": first[:1], "l": last[:1], "m": middle[:1]}
 
 
@@ -91,45 +92,56 @@ def pretty(key: PatternKey) -> str:
     return template if not cap else f"{template}:{cap}"
 
 
+_SINGLE = {"first": "{first}", "last": "{last}"}
+_PAIR = {
+    (h, sep, t): f"{{{h}}}{sep}{{{t}}}"
+    for sep in SEPARATORS
+    for h, t in [(a, b) for a in _FIRST_PART for b in _LAST_PART] + [(b, a) for a in _FIRST_PART for b in _LAST_PART]
+}
+_TRIPLE = {
+    (h, sep, m): f"{{{h}}}{sep}{{{m}}}{sep}{{last}}" for sep in SEPARATORS for h in _FIRST_PART for m in ("m", "middle")
+}
+
+
 def _match_form(form: NameForm, local: str, out: set[PatternKey]) -> None:
-    v = _values(form.first, form.last, form.middle)
+    first, last, middle = form.first, form.last, form.middle
+    if not local or (local[0] != first[:1] and local[0] != last[:1]):
+        return  # every template starts with the first letter of a name part
     n = len(local)
-    for head in ("first", "f", "last", "l"):
-        hv = v[head]
+    firsts = (("first", first), ("f", first[:1]))
+    lasts = (("last", last), ("l", last[:1]))
+    heads = (("first", first, lasts), ("f", first[:1], lasts), ("last", last, firsts), ("l", last[:1], firsts))
+    for head, hv, tails in heads:
         if not hv:
             continue
         if not local.startswith(hv):
-            if head in ("first", "last") and n >= MIN_CAP and hv.startswith(local):
-                out.add((f"{{{head}}}", n))
+            if head in _SINGLE and n >= MIN_CAP and hv.startswith(local):
+                out.add((_SINGLE[head], n))
             continue
         rest = local[len(hv) :]
         if not rest:
-            if head in ("first", "last"):
-                out.add((f"{{{head}}}", 0))
+            if head in _SINGLE:
+                out.add((_SINGLE[head], 0))
             continue
-        tails = _LAST_PART if head in _FIRST_PART else _FIRST_PART
-        seps = (rest[0], "") if rest[0] in ".-_" else ("",)
-        for sep in seps:
+        for sep in (rest[0], "") if rest[0] in ".-_" else ("",):
             rest2 = rest[len(sep) :]
             if not rest2:
                 continue
-            for tail in tails:
-                tv = v[tail]
+            for tail, tv in tails:
                 if not tv:
                     continue
                 if rest2 == tv:
-                    out.add((f"{{{head}}}{sep}{{{tail}}}", 0))
+                    out.add((_PAIR[head, sep, tail], 0))
                 elif n >= MIN_CAP and len(rest2) > 1 and tv.startswith(rest2):
-                    out.add((f"{{{head}}}{sep}{{{tail}}}", n))
-            if head in _FIRST_PART and v["middle"]:
-                for mid in ("m", "middle"):
-                    mv = v[mid]
+                    out.add((_PAIR[head, sep, tail], n))
+            if middle and tails is lasts:
+                for mid, mv in (("m", middle[:1]), ("middle", middle)):
                     if rest2.startswith(mv + sep):
                         rest3 = rest2[len(mv) + len(sep) :]
-                        if rest3 == v["last"]:
-                            out.add((f"{{{head}}}{sep}{{{mid}}}{sep}{{last}}", 0))
-                        elif len(rest3) > 1 and n >= MIN_CAP and v["last"].startswith(rest3):
-                            out.add((f"{{{head}}}{sep}{{{mid}}}{sep}{{last}}", n))
+                        if rest3 == last:
+                            out.add((_TRIPLE[head, sep, mid], 0))
+                        elif len(rest3) > 1 and n >= MIN_CAP and last.startswith(rest3):
+                            out.add((_TRIPLE[head, sep, mid], n))
 
 
 def match_forms(forms: Iterable[NameForm], local: str) -> frozenset[PatternKey]:
@@ -151,7 +163,15 @@ def match_name(first: str, last: str, middle: str, local: str) -> frozenset[Patt
     if not (first and last):
         handle = ascii_token(first or last)
         return frozenset({HANDLE_HIT if handle and handle == local.lower() else HANDLE_MISS})
-    return match_forms(name_forms(first, last, middle), local)
+    plain = name_forms(first, last, middle, nicknames=False)
+    found = match_forms(plain, local)
+    if found or not local:
+        return found
+    # A nickname is only an explanation when the name itself is none, and only one whose initial
+    # (or the family name's) starts the address.
+    if local[0].lower() not in nickname_initials(plain[0].first) and local[0].lower() != plain[0].last[:1]:
+        return found
+    return match_forms(name_forms(first, last, middle)[len(plain) :], local)
 
 
 def matching_patterns(name: NameParts, local: str) -> list[str]:

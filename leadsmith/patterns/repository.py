@@ -65,8 +65,20 @@ async def known_person(db: Executor, domain: str, first: str, last: str) -> Sequ
     return await db.fetch_all(_KNOWN, {"domain": domain, "first": first.lower(), "last": last.lower()})
 
 
+_TAKEN_SLOTS = 5
+_TAKEN = Prepared(
+    sa.select(emails.c.address_key).where(
+        emails.c.address_key.in_([sa.bindparam(f"a{i}") for i in range(_TAKEN_SLOTS)])
+    )
+)
+
+
 async def taken(db: Executor, addresses: Collection[str]) -> set[str]:
-    if not addresses:
-        return set()
-    stmt = sa.select(emails.c.address_key).where(emails.c.address_key.in_(sorted({a.lower() for a in addresses})))
-    return {r.address_key for r in await db.fetch_all(stmt)}
+    """Which of these addresses already belong to someone (five at a time, one prepared statement)."""
+    keys = sorted({a.lower() for a in addresses})
+    out: set[str] = set()
+    for i in range(0, len(keys), _TAKEN_SLOTS):
+        chunk = keys[i : i + _TAKEN_SLOTS]
+        params = {f"a{j}": chunk[j] if j < len(chunk) else "" for j in range(_TAKEN_SLOTS)}
+        out.update(r.address_key for r in await db.fetch_all(_TAKEN, params))
+    return out

@@ -52,6 +52,7 @@ class PatternService:
     strength: float = DEFAULT_STRENGTH
     metering: MeteringService | None = None
     _prior: tuple[float, dict[PatternKey, float]] | None = field(default=None, repr=False)
+    _scores: dict[str, tuple[float, DomainScores]] = field(default_factory=dict, repr=False)
 
     async def refresh(self, domains: Iterable[str]) -> int:
         """Relearn the statistics of these domains from their known addresses, then the prior."""
@@ -67,6 +68,7 @@ class PatternService:
                 await repository.replace_support(tx, domain, support, self.clock())
             count += 1
         await self.refresh_prior()
+        self._scores.clear()
         return count
 
     async def refresh_prior(self) -> None:
@@ -83,6 +85,18 @@ class PatternService:
         return self._prior[1]
 
     async def scores(self, domain: str) -> DomainScores:
+        """A domain's pattern scores; cached as long as the prior, since both only change on import."""
+        now = time.monotonic()
+        cached = self._scores.get(domain)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        computed = await self._compute_scores(domain)
+        if len(self._scores) > 10_000:
+            self._scores.clear()
+        self._scores[domain] = (now + self.prior_cache_seconds, computed)
+        return computed
+
+    async def _compute_scores(self, domain: str) -> DomainScores:
         prior = await self.prior()
         support = await repository.support(self.db, domain)
         return DomainScores(
@@ -93,11 +107,23 @@ class PatternService:
         )
 
     async def find(
-        self, domain: str, first: str, last: str, middle: str = "", limit: int = 5, ranked: DomainScores | None = None
+        self,
+        domain: str,
+        first: str,
+        last: str,
+        middle: str = "",
+        limit: int = 5,
+        ranked: DomainScores | None = None,
+        look_up_person: bool = True,
     ) -> Found:
-        """The person's known addresses at the domain first, then the likeliest predicted ones."""
+        """The person's known addresses at the domain first, then the likeliest predicted ones.
+
+        ``look_up_person=False`` when the caller already knows the person has no address there.
+        """
         ranked = ranked or await self.scores(domain)
-        known_rows = await repository.known_person(self.db, domain, first, last) if first and last else []
+        known_rows = (
+            await repository.known_person(self.db, domain, first, last) if look_up_person and first and last else []
+        )
         person_id = int(known_rows[0].id) if known_rows else None
         known = [(r.address, r.valid) for r in known_rows if person_id is None or r.id == person_id]
         draft = find_emails(first, last, middle, domain, ranked.patterns, known, None, limit, ranked.handle_rate)

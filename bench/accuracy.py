@@ -1,0 +1,137 @@
+"""E-mail finder accuracy and calibration, measured through a running server.
+
+    python bench/accuracy.py [../shared/data/people-train.tsv]
+
+For each domain of a (name, email, domain) TSV, one half of the people is imported into a fresh store
+and the server's /company/emailFinder is asked for the other half; then the halves swap. Prints top-1
+and top-3 accuracy, and a calibration table (score bucket -> predictions, mean score, observed accuracy).
+Baselines measured on the same split: always answering the domain's most common simple pattern
+(first.last, flast, first, firstlast...) counted over the known half; and the share of addresses that
+can be produced from the name at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import csv
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import httpx
+from common import base_env, cli, start_server
+
+from leadsmith.engine.names import parse_name
+from leadsmith.engine.patterns import NameParts, match_name, matching_patterns, render
+
+SIMPLE = ["{first}.{last}", "{f}{last}", "{first}", "{first}{last}", "{first}_{last}", "{last}.{first}", "{last}{f}"]
+
+
+def halves(path: Path) -> dict[str, tuple[list[dict[str, str]], list[dict[str, str]]]]:
+    by_domain: dict[str, list[dict[str, str]]] = collections.defaultdict(list)
+    with path.open() as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            by_domain[row["domain"].lower()].append(row)
+    out = {}
+    for domain, rows in by_domain.items():
+        rows.sort(key=lambda r: hashlib.sha1(r["email"].lower().encode()).hexdigest())
+        out[domain] = (rows[0::2], rows[1::2])
+    return out
+
+
+def baseline(train: list[dict[str, str]], test: list[dict[str, str]]) -> int:
+    counts: collections.Counter[str] = collections.Counter()
+    for r in train:
+        p = parse_name(r["name"])
+        counts.update(
+            t for t in matching_patterns(NameParts.of(p.first, p.last), r["email"].split("@")[0]) if t in SIMPLE
+        )
+    best = counts.most_common(1)[0][0] if counts else "{first}.{last}"
+    hits = 0
+    for r in test:
+        p = parse_name(r["name"])
+        hits += render(best, NameParts.of(p.first, p.last)) == r["email"].split("@")[0].lower()
+    return hits
+
+
+async def ask(
+    url: str, key: str, tests: list[tuple[str, dict[str, str]]]
+) -> list[tuple[dict[str, str], list[dict[str, object]]]]:
+    results: list[tuple[dict[str, str], list[dict[str, object]]]] = []
+    sem = asyncio.Semaphore(16)
+    async with httpx.AsyncClient(base_url=url, timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
+
+        async def one(domain: str, row: dict[str, str]) -> None:
+            async with sem:
+                r = await client.post("/company/emailFinder", json={"domain": domain, "name": row["name"]})
+                r.raise_for_status()
+                results.append((row, r.json()["emails"]))
+
+        await asyncio.gather(*(one(d, r) for d, r in tests))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    default = Path(__file__).resolve().parents[2] / "shared" / "data" / "people-train.tsv"
+    parser.add_argument("tsv", nargs="?", type=Path, default=default)
+    args = parser.parse_args()
+    split = halves(args.tsv)
+    answers: list[tuple[dict[str, str], list[dict[str, object]]]] = []
+    base_hits = 0
+    for fold in (0, 1):
+        with tempfile.TemporaryDirectory() as tmp:
+            train_file = Path(tmp) / "train.csv"
+            tests: list[tuple[str, dict[str, str]]] = []
+            with train_file.open("w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(["name", "email"])
+                for domain, (a, b) in split.items():
+                    train, test = (a, b) if fold == 0 else (b, a)
+                    w.writerows([r["name"], r["email"]] for r in train)
+                    tests += [(domain, r) for r in test]
+                    base_hits += baseline(train, test)
+            env = base_env(f"sqlite:///{tmp}/accuracy.db", LEADSMITH_RATE_LIMIT_PER_HOUR="1000000")
+            cli(env, "import", str(train_file))
+            key = cli(
+                env, "accounts", "create", f"accuracy-{os.getpid()}@leadsmith.local", "--credits", "1000000"
+            ).stdout.split()[-1]
+            server = start_server(env, Path(tmp) / "server.log")
+            try:
+                answers += asyncio.run(ask(server.url, key, tests))
+            finally:
+                server.stop()
+
+    n = len(answers)
+    top1 = sum(bool(found) and str(found[0]["email"]).lower() == row["email"].lower() for row, found in answers)
+    top3 = sum(row["email"].lower() in [str(e["email"]).lower() for e in found[:3]] for row, found in answers)
+    producible = 0
+    buckets: dict[int, list[float]] = collections.defaultdict(lambda: [0, 0, 0.0])
+    for row, found in answers:
+        p = parse_name(row["name"])
+        producible += bool(match_name(p.first, p.last, p.middle, row["email"].split("@")[0]) - {("{handle}", -1)})
+        for e in found:
+            score = float(e["score"])  # type: ignore[arg-type]
+            b = min(9, int(score * 10))
+            buckets[b][0] += 1
+            buckets[b][1] += str(e["email"]).lower() == row["email"].lower()
+            buckets[b][2] += score
+    print(f"{n} people at {len(split)} domains ({args.tsv.name}), two folds")
+    print(f"top-1 accuracy {top1 / n:.3f}   top-3 accuracy {top3 / n:.3f}")
+    print(f"baseline (the domain's most common simple pattern) top-1 {base_hits / n:.3f}")
+    print(f"addresses producible from the name by the vocabulary {producible / n:.3f}")
+    print("calibration: bucket   predictions   mean score   observed   |diff|")
+    for b in sorted(buckets):
+        count, hits, total = buckets[b]
+        mean, observed = total / count, hits / count
+        flag = "  <- off by more than 0.08" if count >= 30 and abs(mean - observed) > 0.08 else ""
+        gap = abs(mean - observed)
+        bucket = f"{b / 10:.1f}-{(b + 1) / 10:.1f}"
+        print(f"  {bucket}   {int(count):>11}   {mean:>10.3f}   {observed:>8.3f}   {gap:.3f}{flag}")
+
+
+if __name__ == "__main__":
+    main()
