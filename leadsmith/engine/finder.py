@@ -12,10 +12,15 @@ from leadsmith.engine.patterns import pretty, render_parts
 # The share of a pattern's probability that goes to the spellings of each kind (see names.name_forms):
 # the canonical spelling (and, when the order cannot be told, the swapped one) takes what the others
 # leave; the other kinds share a fixed total however many spellings they have.
-KIND_SHARES = {"variant": 0.06, "nickname": 0.02}
+KIND_SHARES = {"variant": 0.06, "formal": 0.08, "nickname": 0.02}
+# When the address a pattern gives is someone else's, the person may have the numbered one, or
+# another address altogether.
+NUMBERED_SHARE = 0.5
+# Spelling-pattern pairs less likely than this are not worth rendering: they never reach a top five.
+MIN_SHARE = 0.002
 # A stored address for someone of that name at that domain: very likely theirs, unless it is a
 # namesake's or an old one; verification makes it surer.
-KNOWN_SCORES: dict[bool | None, float] = {True: 0.97, None: 0.9, False: 0.0}
+KNOWN_SCORES: dict[bool | None, float] = {True: 0.9, None: 0.6, False: 0.0}
 
 
 def form_shares(kinds: Sequence[str]) -> list[float]:
@@ -59,10 +64,12 @@ def candidate_addresses(
     for ps in patterns:
         template, cap = ps.key
         for form, form_share in zip(forms, shares, strict=True):
+            share = ps.score * form_share
+            if share < MIN_SHARE:
+                continue
             local = render_parts(template, form.first, form.last, form.middle, cap)
             if not local:
                 continue
-            share = ps.score * form_share
             address = f"{local}@{domain}"
             by_address[address] = by_address.get(address, 0.0) + share
             if share > best_pattern.get(address, (0.0, ""))[0]:
@@ -82,7 +89,8 @@ def with_suffixes(candidates: Sequence[Candidate], taken: Mapping[str, bool]) ->
         n = 2
         while taken.get(f"{local}{n}@{domain}".lower()):
             n += 1
-        out.append(Candidate(f"{local}{n}@{domain}", c.score, c.pattern, None))
+        out.append(Candidate(f"{local}{n}@{domain}", c.score * NUMBERED_SHARE, c.pattern, None))
+    out.sort(key=lambda c: -c.score)
     return out
 
 

@@ -72,7 +72,7 @@ class NameForm(NamedTuple):
     first: str
     last: str
     middle: str
-    kind: str  # "canonical", "variant" (particles, hyphen parts, umlauts, nicknames) or "swapped"
+    kind: str  # "canonical", "variant" (particles, hyphens, umlauts), "swapped", "formal" or "nickname"
 
 
 _PARTICLES = frozenset("van von der den de del della di da du le la dos das du st ter ten bin al el mac".split())
@@ -110,6 +110,12 @@ def _part_variants(text: str, *, is_last: bool) -> tuple[str, ...]:
         for w in core:
             add(w)
     return tuple(out)
+
+
+@lru_cache(maxsize=65536)
+def _formal_names(first: str) -> tuple[str, ...]:
+    """The formal names a short form stands for (rich -> richard), which work addresses often use."""
+    return tuple(sorted({ascii_token(n) for n in _NICKNAMES.canonicals_of(first)} - {first, ""}))
 
 
 @lru_cache(maxsize=65536)
@@ -171,6 +177,8 @@ def name_forms(first: str, last: str, middle: str = "", nicknames: bool = True) 
     if order is None and firsts[0] and lasts[0]:
         add(lasts[0], firsts[0], "swapped")
     if nicknames and firsts[0]:
+        for formal in _formal_names(firsts[0]):
+            add(formal, lasts[0], "formal")
         for nick in _nicknames(firsts[0]):
             add(nick, lasts[0], "nickname")
     return tuple(forms)

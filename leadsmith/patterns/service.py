@@ -102,7 +102,7 @@ class PatternService:
         return DomainScores(
             domain=domain,
             patterns=scores(support, prior, self.strength),
-            handle_rate=handle_rate(support, prior, self.strength),
+            handle_rate=handle_rate(support, prior),
             known_pairs=sum(support.values()),
         )
 

@@ -43,7 +43,7 @@ async def test_finder_puts_a_known_address_first_and_charges_it_once(
     body = {"domain": "domain", "name": "Linkedin Name"}
     first = await client.post("/company/emailFinder", headers=auth(acct.key), json=body)
     found = first.json()["emails"]
-    assert found[0] == {"email": "linkedin.name@domain", "score": 0.9, "pattern": None, "valid": None}
+    assert found[0] == {"email": "linkedin.name@domain", "score": 0.6, "pattern": None, "valid": None}
     assert first.headers["Decreased-Credits"] == "1"
     again = await client.post("/company/emailFinder", headers=auth(acct.key), json=body)
     assert again.headers["Decreased-Credits"] == "0"
