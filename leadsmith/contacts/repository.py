@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from leadsmith.db.database import Executor, Prepared
-from leadsmith.db.tables import companies, emails, people, phones
+from leadsmith.db.tables import companies, emails, people, phones, predicted_emails
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,8 @@ class PersonRow:
     updated_at: int
     company_name: str | None
     company_domain: str | None
+    predicted_address: str | None = None
+    predicted_score: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +54,12 @@ _PERSON_COLS = (
     people.c.updated_at,
     sa.func.coalesce(people.c.company_name, companies.c.name).label("company_name"),
     companies.c.domain.label("company_domain"),
+    predicted_emails.c.address.label("predicted_address"),
+    predicted_emails.c.score.label("predicted_score"),
 )
-_PERSON_FROM = people.outerjoin(companies, companies.c.id == people.c.company_id)
+_PERSON_FROM = people.outerjoin(companies, companies.c.id == people.c.company_id).outerjoin(
+    predicted_emails, predicted_emails.c.person_id == people.c.id
+)
 _VALID_RANK = sa.case((emails.c.valid.is_(True), 0), (emails.c.valid.is_(None), 1), else_=2)
 
 

@@ -19,7 +19,7 @@ from leadsmith.engine.phones import international
 from leadsmith.errors import BadRequest, NotFound, coded
 from leadsmith.metering.schemas import Charged, Item, Work
 from leadsmith.metering.service import MeteringService, RequestContext
-from leadsmith.patterns.service import DomainScores, PatternService
+from leadsmith.patterns.service import PatternService
 
 
 def _field_error(field: str, problem: str) -> BadRequest:
@@ -79,6 +79,15 @@ def profile_payload(p: PersonRow, emails: Sequence[EmailRow], phones: Sequence[s
     }
 
 
+def with_prediction(person: PersonRow, emails: Sequence[EmailRow], min_score: float) -> list[EmailRow]:
+    """A person's addresses, plus their stored predicted work address when no usable one is known."""
+    usable_pro = any(e.kind == "pro" and e.valid is not False for e in emails)
+    score = person.predicted_score or 0.0
+    if usable_pro or person.predicted_address is None or score < min_score:
+        return list(emails)
+    return [*emails, EmailRow(person.predicted_address, "pro", None, predicted=True)]
+
+
 def employee_payload(p: PersonRow, emails: Sequence[EmailRow], phones: Sequence[str]) -> dict[str, Any]:
     first, last, full = _names(p)
     usable = _usable(emails, "pro") + _usable(emails, "personal")
@@ -104,21 +113,6 @@ class ContactsService:
     metering: MeteringService
     patterns: PatternService
 
-    async def _with_prediction(
-        self, person: PersonRow, emails: list[EmailRow], ranked: DomainScores | None = None
-    ) -> list[EmailRow]:
-        """A person's addresses, plus the likeliest predicted work address when none is known."""
-        domain = person.company_domain
-        if not domain or not (person.first_name or person.last_name) or any(e.kind == "pro" for e in emails):
-            return emails
-        found = await self.patterns.find(
-            domain, person.first_name or "", person.last_name or "", limit=1, ranked=ranked, look_up_person=False
-        )
-        best = next((c for c in found.candidates if not c.known), None)
-        if best is None or best.score < self.settings.finder_min_score:
-            return emails
-        return [*emails, EmailRow(best.email, "pro", None, predicted=True)]
-
     async def profile(self, caller: Caller, ctx: RequestContext, req: ProfileRequest) -> Charged:
         ref = normalise_linkedin(req.id)
         if ref is None:
@@ -136,7 +130,7 @@ class ContactsService:
                     f"no data is known for LinkedIn profile {ref.value!r}",
                 )
             person, emails = found
-            emails = await self._with_prediction(person, emails)
+            emails = with_prediction(person, emails, self.settings.finder_min_score)
             phones: list[str] = []
             if req.isPhoneRequired:
                 phones = (await repository.phones_of(self.db, [person.id]))[person.id]
@@ -191,9 +185,8 @@ class ContactsService:
             staff = await repository.employees(self.db, company.id, limit, req.isPhoneRequired)
             ids = [p.id for p in staff]
             emails = await repository.emails_of(self.db, ids)
-            ranked = await self.patterns.scores(domain)
             for p in staff:
-                emails[p.id] = await self._with_prediction(p, emails.get(p.id, []), ranked)
+                emails[p.id] = with_prediction(p, emails.get(p.id, []), self.settings.finder_min_score)
             phones = await repository.phones_of(self.db, ids) if req.isPhoneRequired else {}
             items: list[Item] = []
             for p in staff:

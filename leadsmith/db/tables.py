@@ -190,3 +190,13 @@ domain_patterns = sa.Table(
     sa.Column("support", sa.Float, nullable=False),
     sa.Column("updated_at", Ms, nullable=False),
 )
+
+predicted_emails = sa.Table(
+    "predicted_emails",
+    metadata,
+    sa.Column("person_id", Id, sa.ForeignKey("people.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("address", sa.String(320), nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("pattern", sa.String(64), nullable=False),
+    sa.Column("updated_at", Ms, nullable=False),
+)

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from leadsmith.db.database import Executor, Prepared
-from leadsmith.db.tables import domain_patterns, emails, people
+from leadsmith.db.tables import companies, domain_patterns, emails, people, predicted_emails
 from leadsmith.engine.patterns import PatternKey
 
 PRIOR_DOMAIN = "*"
@@ -82,3 +82,40 @@ async def taken(db: Executor, addresses: Collection[str]) -> set[str]:
         params = {f"a{j}": chunk[j] if j < len(chunk) else "" for j in range(_TAKEN_SLOTS)}
         out.update(r.address_key for r in await db.fetch_all(_TAKEN, params))
     return out
+
+
+async def people_without_work_address(db: Executor, domain: str) -> Sequence[Any]:
+    """The people of the company at ``domain`` with no usable work address."""
+    has_pro = (
+        sa.select(emails.c.id)
+        .where(
+            emails.c.person_id == people.c.id,
+            emails.c.kind == "pro",
+            sa.or_(emails.c.valid.is_(None), emails.c.valid.is_(True)),
+        )
+        .exists()
+    )
+    stmt = (
+        sa.select(people.c.id, people.c.full_name, people.c.first_name, people.c.last_name)
+        .join(companies, companies.c.id == people.c.company_id)
+        .where(companies.c.domain == domain, ~has_pro)
+        .order_by(people.c.id)
+    )
+    return await db.fetch_all(stmt)
+
+
+async def address_keys_at(db: Executor, domain: str) -> set[str]:
+    stmt = sa.select(emails.c.address_key).where(emails.c.domain == domain)
+    return {r.address_key for r in await db.fetch_all(stmt)}
+
+
+async def replace_predictions(db: Executor, domain: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Forget the predictions for the company at ``domain`` and store these instead."""
+    company_people = (
+        sa.select(people.c.id)
+        .join(companies, companies.c.id == people.c.company_id)
+        .where(companies.c.domain == domain)
+    )
+    await db.execute(sa.delete(predicted_emails).where(predicted_emails.c.person_id.in_(company_people)))
+    if rows:
+        await db.execute(sa.insert(predicted_emails), rows)

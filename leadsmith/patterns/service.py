@@ -69,7 +69,43 @@ class PatternService:
             count += 1
         await self.refresh_prior()
         self._scores.clear()
+        for domain in sorted(set(domains)):
+            await self.refresh_predictions(domain)
         return count
+
+    async def refresh_predictions(self, domain: str) -> int:
+        """Store the likeliest work address of every person of the company at ``domain`` who has none."""
+        ranked = await self.scores(domain)
+        taken = {key: True for key in await repository.address_keys_at(self.db, domain)}
+        now = self.clock()
+        rows = []
+        for person in await repository.people_without_work_address(self.db, domain):
+            middle = parse_name(person.full_name).middle if person.full_name else ""
+            found = find_emails(
+                person.first_name or "",
+                person.last_name or "",
+                middle,
+                domain,
+                ranked.patterns,
+                (),
+                taken,
+                1,
+                ranked.handle_rate,
+            )
+            if found and found[0].pattern:
+                best = found[0]
+                rows.append(
+                    {
+                        "person_id": person.id,
+                        "address": best.email,
+                        "score": best.score,
+                        "pattern": best.pattern,
+                        "updated_at": now,
+                    }
+                )
+        async with self.db.transaction() as tx:
+            await repository.replace_predictions(tx, domain, rows)
+        return len(rows)
 
     async def refresh_prior(self) -> None:
         prior = learn_prior(await repository.all_supports(self.db))

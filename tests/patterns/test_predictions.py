@@ -1,0 +1,59 @@
+"""Predictions are derived on import, and forgotten when a real work address arrives."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from leadsmith.db import migrate
+from leadsmith.db.database import open_database
+from leadsmith.db.tables import predicted_emails
+from tests.support import base_env, cli, temporary_database
+
+STAFF = "\n".join(
+    f"{first} {last},{first.lower()}.{last.lower()}@acme.example,acme.example"
+    for first, last in [
+        ("Ada", "Lovelace"),
+        ("Alan", "Turing"),
+        ("Grace", "Hopper"),
+        ("Edsger", "Dijkstra"),
+        ("Barbara", "Liskov"),
+    ]
+)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    with temporary_database(tmp_path) as url:
+        migrate.upgrade(url)
+        yield base_env(url)
+
+
+async def predictions(url: str) -> dict[int, tuple[str, float, str]]:
+    db = open_database(url)
+    try:
+        rows = await db.fetch_all(sa.select(predicted_emails))
+        return {r.person_id: (r.address, r.score, r.pattern) for r in rows}
+    finally:
+        await db.close()
+
+
+async def test_prediction_is_stored_then_replaced_by_a_real_address(env: dict[str, str], tmp_path: Path) -> None:
+    first = tmp_path / "staff.csv"
+    first.write_text("name,email,domain\n" + STAFF + "\nDonald Knuth,don.knuth@gmail.com,acme.example\n")
+    out = cli(env, "import", str(first))
+    assert "domains re-learned" in out.stdout
+    stored = await predictions(env["LEADSMITH_DATABASE_URL"])
+    assert len(stored) == 1
+    ((address, score, pattern),) = stored.values()
+    assert address == "donald.knuth@acme.example"
+    assert pattern == "{first}.{last}@acme.example"
+    assert 0.5 < score < 1
+
+    later = tmp_path / "later.csv"
+    later.write_text("name,email,domain\nDonald Knuth,don.knuth@gmail.com;dek@acme.example,acme.example\n")
+    cli(env, "import", str(later))
+    assert await predictions(env["LEADSMITH_DATABASE_URL"]) == {}
