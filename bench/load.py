@@ -35,41 +35,26 @@ async def linkedin_ids(url: str) -> list[str]:
         await db.close()
 
 
-def profile_script(path: Path, key: str, ids: list[str]) -> Path:
-    bodies = ",\n".join(json.dumps(json.dumps({"id": i, "name": "x"})) for i in ids)
+def lua_script(path: Path, key: str, endpoint: str, bodies: list[dict[str, str]]) -> Path:
+    """A wrk script that posts these bodies to ``endpoint`` in turn, with the key."""
+    table = ",\n".join(json.dumps(json.dumps(b)) for b in bodies)
     path.write_text(
         f"""
 local bodies = {{
-{bodies}
+{table}
 }}
 local n = 0
 local headers = {{ ["Authorization"] = "Bearer {key}", ["Content-Type"] = "application/json" }}
 request = function()
   n = n + 1
-  return wrk.format("POST", "/profile/profile", headers, bodies[(n % #bodies) + 1])
+  return wrk.format("POST", "{endpoint}", headers, bodies[(n % #bodies) + 1])
 end
 """
     )
     return path
 
 
-def finder_script(path: Path, key: str, domains: list[str]) -> Path:
-    names = ["Ada Lovelace", "Grace Hopper", "Jürgen Müller", "Jean-Luc van der Berg", "Zhao Lei", "Wei Wang"]
-    bodies = ",\n".join(json.dumps(json.dumps({"domain": d, "name": n})) for d in domains for n in names)
-    path.write_text(
-        f"""
-local bodies = {{
-{bodies}
-}}
-local n = 0
-local headers = {{ ["Authorization"] = "Bearer {key}", ["Content-Type"] = "application/json" }}
-request = function()
-  n = n + 1
-  return wrk.format("POST", "/company/emailFinder", headers, bodies[(n % #bodies) + 1])
-end
-"""
-    )
-    return path
+FINDER_NAMES = ["Ada Lovelace", "Grace Hopper", "Jürgen Müller", "Jean-Luc van der Berg", "Zhao Lei", "Wei Wang"]
 
 
 async def domains_of(url: str) -> list[str]:
@@ -94,8 +79,9 @@ def main() -> None:
         cli(env, "demo")
         key = cli(env, "accounts", "create", f"bench-{os.getpid()}@leadsmith.local").stdout.strip().splitlines()[-1]
         ids = asyncio.run(linkedin_ids(url))
-        script = profile_script(Path(tmp) / "profile.lua", key, ids)
-        finder = finder_script(Path(tmp) / "finder.lua", key, asyncio.run(domains_of(url)))
+        script = lua_script(Path(tmp) / "profile.lua", key, "/profile/profile", [{"id": i, "name": "x"} for i in ids])
+        people = [{"domain": d, "name": n} for d in asyncio.run(domains_of(url)) for n in FINDER_NAMES]
+        finder = lua_script(Path(tmp) / "finder.lua", key, "/company/emailFinder", people)
         server = start_server(env, Path(tmp) / "server.log", workers=args.workers)
         try:
             wrk("warm-up", server.url + "/healthz", connections=args.connections, seconds=2)

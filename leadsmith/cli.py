@@ -18,7 +18,7 @@ from leadsmith.access.service import AccessService
 from leadsmith.config import Settings, get_settings
 from leadsmith.contacts.demo import DEMO_ACCOUNT, demo_records
 from leadsmith.contacts.files import ImportFile
-from leadsmith.contacts.import_service import ImportService, ImportSummary, parse_rows
+from leadsmith.contacts.import_service import COUNTS, ImportService, ImportSummary, parse_rows
 from leadsmith.db import migrate
 from leadsmith.db.database import Database, open_database
 from leadsmith.errors import LeadsmithError
@@ -120,15 +120,7 @@ def _print_summary(summary: ImportSummary, show_errors: int) -> None:
         if len(rows) > show_errors:
             err.print(f"... and {len(rows) - show_errors} more {label} lines")
     table = Table(title="import summary", show_header=False)
-    for name in (
-        "rows",
-        "skipped",
-        "people_created",
-        "people_updated",
-        "companies_created",
-        "emails_added",
-        "phones_added",
-    ):
+    for name in COUNTS:
         table.add_row(name.replace("_", " "), str(getattr(summary, name)))
     table.add_row("warnings", str(len(summary.warnings)))
     table.add_row("domains re-learned", str(summary.patterns_refreshed))

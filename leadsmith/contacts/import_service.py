@@ -23,6 +23,9 @@ from leadsmith.patterns.service import PatternService
 _TEXT_FIELDS = ("full_name", "first_name", "last_name", "title", "location", "company_name")
 
 
+COUNTS = ("rows", "skipped", "people_created", "people_updated", "companies_created", "emails_added", "phones_added")
+
+
 @dataclass
 class ImportSummary:
     rows: int = 0
@@ -44,15 +47,7 @@ class ImportSummary:
         )
 
     def add(self, other: ImportSummary) -> None:
-        for name in (
-            "rows",
-            "skipped",
-            "people_created",
-            "people_updated",
-            "companies_created",
-            "emails_added",
-            "phones_added",
-        ):
+        for name in COUNTS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
         self.warnings.extend(other.warnings)

@@ -90,6 +90,12 @@ _COMPANY = Prepared(
 )
 
 
+def has_work_address() -> sa.Exists:
+    """Whether the person of the enclosing query has a work address not known to be undeliverable."""
+    usable = sa.or_(emails.c.valid.is_(None), emails.c.valid.is_(True))
+    return sa.select(emails.c.id).where(emails.c.person_id == people.c.id, emails.c.kind == "pro", usable).exists()
+
+
 async def person_by_linkedin(
     db: Executor, key: str, sales_navigator: bool = False
 ) -> tuple[PersonRow, list[EmailRow]] | None:
@@ -125,20 +131,11 @@ async def company_by_domain(db: Executor, domain: str) -> Company | None:
 
 async def employees(db: Executor, company_id: int, limit: int, require_phone: bool) -> list[PersonRow]:
     """A company's people: those with a known work address first, then the most recently updated."""
-    has_pro = (
-        sa.select(emails.c.id)
-        .where(
-            emails.c.person_id == people.c.id,
-            emails.c.kind == "pro",
-            sa.or_(emails.c.valid.is_(None), emails.c.valid.is_(True)),
-        )
-        .exists()
-    )
     stmt = (
         sa.select(*_PERSON_COLS)
         .select_from(_PERSON_FROM)
         .where(people.c.company_id == company_id)
-        .order_by(sa.case((has_pro, 0), else_=1), people.c.updated_at.desc(), people.c.id)
+        .order_by(sa.case((has_work_address(), 0), else_=1), people.c.updated_at.desc(), people.c.id)
         .limit(limit)
     )
     if require_phone:

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from leadsmith.contacts.repository import has_work_address
 from leadsmith.db.database import Executor, Prepared
 from leadsmith.db.tables import companies, domain_patterns, emails, people, predicted_emails
 from leadsmith.engine.patterns import PatternKey
@@ -86,19 +87,10 @@ async def taken(db: Executor, addresses: Collection[str]) -> set[str]:
 
 async def people_without_work_address(db: Executor, domain: str) -> Sequence[Any]:
     """The people of the company at ``domain`` with no usable work address."""
-    has_pro = (
-        sa.select(emails.c.id)
-        .where(
-            emails.c.person_id == people.c.id,
-            emails.c.kind == "pro",
-            sa.or_(emails.c.valid.is_(None), emails.c.valid.is_(True)),
-        )
-        .exists()
-    )
     stmt = (
         sa.select(people.c.id, people.c.full_name, people.c.first_name, people.c.last_name)
         .join(companies, companies.c.id == people.c.company_id)
-        .where(companies.c.domain == domain, ~has_pro)
+        .where(companies.c.domain == domain, ~has_work_address())
         .order_by(people.c.id)
     )
     return await db.fetch_all(stmt)
