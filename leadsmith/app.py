@@ -82,13 +82,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> Response:
         return JSONResponse({"status": "ok"})
 
-    @app.get("/readyz", tags=["Operations"], summary="Readiness: the database answers")
+    @app.get("/readyz", tags=["Operations"], summary="Readiness: the database and the rate-limit counters answer")
     async def readyz(services: ServicesDep) -> Response:
-        try:
-            await services.db.ping()
-        except Exception as exc:  # noqa: BLE001 - readiness reports any failure as not ready
-            return JSONResponse({"status": "unavailable", "database": repr(exc)[:200]}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "ok"})
+        checks: dict[str, str] = {}
+        for name, ping in (("database", services.db.ping), ("counters", services.counters.ping)):
+            try:
+                await ping()
+                checks[name] = "ok"
+            except Exception as exc:  # noqa: BLE001 - readiness reports any failure as not ready
+                checks[name] = f"unavailable: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        body = {"status": "ok" if ready else "unavailable", **checks, "counters_backend": services.counters.name}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     app.add_middleware(EdgeMiddleware, max_bytes=settings.max_body_bytes)
     return app

@@ -30,3 +30,9 @@ def test_openapi_documents_every_field_header_and_error(server: Server) -> None:
 def test_interactive_docs_are_served(server: Server) -> None:
     r = httpx.get(server.url + "/docs")
     assert r.status_code == 200 and "swagger" in r.text.lower()
+
+
+def test_ready_reports_the_database_and_the_counters(server: Server) -> None:
+    r = httpx.get(server.url + "/readyz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "database": "ok", "counters": "ok", "counters_backend": "memory"}

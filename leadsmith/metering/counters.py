@@ -24,11 +24,19 @@ class Window:
 
 
 class Counters(Protocol):
+    name: str
+
     async def hit(self, key: str, window_ms: int, now_ms: int) -> Window: ...
+    async def ping(self) -> None: ...
     async def close(self) -> None: ...
 
 
 class MemoryCounters:
+    name = "memory"
+
+    async def ping(self) -> None:
+        return None
+
     def __init__(self) -> None:
         self._windows: dict[str, tuple[int, int]] = {}
 
@@ -47,8 +55,13 @@ class MemoryCounters:
 
 
 class DatabaseCounters:
+    name = "database"
+
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    async def ping(self) -> None:
+        await self.db.ping()
 
     async def hit(self, key: str, window_ms: int, now_ms: int) -> Window:
         ins = upsert(self.db.dialect, rate_windows).values(key=key, window_start=now_ms, count=1)
@@ -86,6 +99,8 @@ return {count, ttl}
 class RedisCounters:
     """Fails closed: when Redis cannot be reached the request is refused with a 503, never let through."""
 
+    name = "redis"
+
     def __init__(self, url: str, prefix: str = "leadsmith:", pool_size: int = 64) -> None:
         from redis.asyncio import BlockingConnectionPool, Redis
 
@@ -108,6 +123,9 @@ class RedisCounters:
                 "the rate limiter cannot be reached; retry shortly",
             ) from exc
         return Window(int(count), int(ttl))
+
+    async def ping(self) -> None:
+        await self.redis.ping()
 
     async def close(self) -> None:
         await self.redis.aclose()
