@@ -52,6 +52,7 @@ class ImportSummary:
         self.errors.extend(other.errors)
         self.warnings.extend(other.warnings)
         self.domains |= other.domains
+        self.patterns_refreshed += other.patterns_refreshed
 
 
 def parse_rows(rows: Iterable[RawRow], default_region: str | None) -> Iterator[Record | RowError]:
@@ -199,7 +200,7 @@ class _Batch:
         s.people_created += len(self.new_people)
         s.people_updated += len(self.dirty)
         s.emails_added += len(self.new_emails)
-        s.domains |= {e["domain"] for e in self.new_emails}
+        s.domains |= {e["domain"] for e in self.new_emails if e["kind"] == "pro"}
         s.phones_added += len(self.new_phones)
 
     def _company_name(self, domain: str) -> str | None:
