@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from leadsmith.engine.emails import Address, EmailKind, email_kind, parse_address
@@ -41,6 +42,7 @@ _PHONE_SPLIT = re.compile(r"[;|]+|,(?=\s*\+)")
 _MAX = {"name": 512, "first_name": 255, "last_name": 255, "title": 512, "company": 255, "location": 512}
 
 
+@lru_cache(maxsize=1024)
 def canonical_column(header: str) -> str | None:
     return _ALIASES.get(re.sub(r"[^a-z0-9]", "", header.lower()))
 

@@ -30,7 +30,12 @@ class ProfileRef:
         return self.value.casefold() if self.kind == "public" else self.value
 
 
+_ASCII_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,99}")
+
+
 def _valid_slug(slug: str) -> bool:
+    if slug.isascii():
+        return _ASCII_SLUG.fullmatch(slug) is not None
     if not 2 <= len(slug) <= 100 or slug[0] in _SLUG_PUNCT:
         return False
     for ch in slug:
