@@ -291,7 +291,8 @@ def keys_list(email: str) -> None:
 
 @keys_app.command("revoke")
 def keys_revoke(
-    email: str, key: Annotated[str, typer.Argument(help="The key's id or its prefix (lsk_XXXXXXXX)")]
+    email: str,
+    key: Annotated[str, typer.Argument(help="The key's id or its 12-character prefix, as keys list shows it")],
 ) -> None:
     """Revoke a key: the API refuses it within LEADSMITH_AUTH_CACHE_SECONDS."""
     settings = _settings()

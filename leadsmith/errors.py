@@ -180,22 +180,19 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
-def _doc(status: int, description: str) -> dict[str, Any]:
+def _doc(description: str) -> dict[str, Any]:
     return {"model": ErrorResponse, "description": description}
 
 
 ERROR_DOCS: dict[int | str, dict[str, Any]] = {
-    400: _doc(400, "Bad JSON, or a missing or wrong-typed field (the message names it)"),
-    401: _doc(401, "No API key, a mistyped key (bad checksum), an unknown or a revoked key"),
-    402: _doc(
-        402,
-        "Not enough credits for the data this request would reveal; nothing is returned",
-    ),
-    403: _doc(403, "The account is disabled"),
-    404: _doc(404, "Nothing is known for this lead or domain"),
-    413: _doc(413, "The request body is larger than the server accepts"),
-    429: _doc(429, "The key's hourly limit is reached; see Retry-After"),
-    500: _doc(500, "An unexpected error (logged server-side, never a traceback)"),
+    400: _doc("Bad JSON, or a missing or wrong-typed field (the message names it)"),
+    401: _doc("No API key, a mistyped key (bad checksum), an unknown or a revoked key"),
+    402: _doc("Not enough credits for the data this request would reveal; nothing is returned"),
+    403: _doc("The account is disabled"),
+    404: _doc("Nothing is known for this lead or domain"),
+    413: _doc("The request body is larger than the server accepts"),
+    429: _doc("The key's hourly limit is reached; see Retry-After"),
+    500: _doc("An unexpected error (logged server-side, never a traceback)"),
 }
 
 

@@ -1,4 +1,4 @@
-"""The orjson response every endpoint returns."""
+"""The responses endpoints return: orjson for plain JSON, and a charged endpoint's answer with its headers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 from starlette.responses import Response
+
+from leadsmith.metering.schemas import Charged
 
 
 class JSONResponse(Response):
@@ -22,3 +24,7 @@ class JSONResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+def charged_response(charged: Charged) -> Response:
+    return Response(charged.body, status_code=charged.status, media_type="application/json", headers=charged.headers())

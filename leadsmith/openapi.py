@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.responses import Response
-
-from leadsmith.metering.schemas import Charged
-
 
 def _h(description: str) -> dict[str, Any]:
     return {"description": description, "schema": {"type": "integer"}}
@@ -31,7 +27,3 @@ IDEMPOTENCY_PARAMETER: dict[str, Any] = {
     "schema": {"type": "string", "maxLength": 255},
     "description": "Retrying with the same key returns the first response, free of charge (kept 24 hours)",
 }
-
-
-def charged_response(charged: Charged) -> Response:
-    return Response(charged.body, status_code=charged.status, media_type="application/json", headers=charged.headers())

@@ -16,7 +16,8 @@ from leadsmith.contacts.schemas import (
     ProfileResponse,
 )
 from leadsmith.errors import error_docs
-from leadsmith.openapi import CREDIT_HEADERS, IDEMPOTENCY_PARAMETER, charged_response
+from leadsmith.http import charged_response
+from leadsmith.openapi import CREDIT_HEADERS, IDEMPOTENCY_PARAMETER
 
 router = APIRouter()
 _ERRORS = error_docs(400, 401, 402, 403, 404, 413, 429, 500)

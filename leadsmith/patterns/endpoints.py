@@ -8,7 +8,8 @@ from starlette.responses import Response
 from leadsmith.access.auth import SECURITY, authenticate
 from leadsmith.body import body_openapi, parse_body
 from leadsmith.errors import error_docs
-from leadsmith.openapi import CREDIT_HEADERS, IDEMPOTENCY_PARAMETER, charged_response
+from leadsmith.http import charged_response
+from leadsmith.openapi import CREDIT_HEADERS, IDEMPOTENCY_PARAMETER
 from leadsmith.patterns.schemas import FinderRequest, FinderResponse
 
 router = APIRouter(tags=["Company"])

@@ -150,16 +150,10 @@ class PatternService:
         middle: str = "",
         limit: int = 5,
         ranked: DomainScores | None = None,
-        look_up_person: bool = True,
     ) -> Found:
-        """The person's known addresses at the domain first, then the likeliest predicted ones.
-
-        ``look_up_person=False`` when the caller already knows the person has no address there.
-        """
+        """The person's known addresses at the domain first, then the likeliest predicted ones."""
         ranked = ranked or await self.scores(domain)
-        known_rows = (
-            await repository.known_person(self.db, domain, first, last) if look_up_person and first and last else []
-        )
+        known_rows = await repository.known_person(self.db, domain, first, last) if first and last else []
         person_id = int(known_rows[0].id) if known_rows else None
         known = [(r.address, r.valid) for r in known_rows if person_id is None or r.id == person_id]
         draft = find_emails(first, last, middle, domain, ranked.patterns, known, None, limit, ranked.handle_rate)
