@@ -8,7 +8,8 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from leadsmith.errors import BadRequest, coded, describe_validation_errors
+from leadsmith.engine.identifiers import normalise_domain
+from leadsmith.errors import BadRequest, coded, describe_validation_errors, field_error
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -51,3 +52,11 @@ def body_openapi(model: type[BaseModel]) -> dict[str, Any]:
             "content": {"application/json": {"schema": model.model_json_schema()}},
         }
     }
+
+
+def domain_field(text: str) -> str:
+    """The ``domain`` field as a mail domain, or a 400 naming it."""
+    domain = normalise_domain(text)
+    if domain is None:
+        raise field_error("domain", f"not a company domain: {text[:100]!r} (try example.com)")
+    return domain

@@ -77,6 +77,11 @@ def coded(base: type[LeadsmithError], code: str, message: str, **kwargs: Any) ->
     return err
 
 
+def field_error(field: str, problem: str) -> BadRequest:
+    """A 400 naming the request field that is wrong, in the same details shape as validation errors."""
+    return BadRequest(f"{field}: {problem}", details=[{"field": field, "problem": problem, "type": "value_error"}])
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str

@@ -8,33 +8,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from leadsmith.access.schemas import Caller
+from leadsmith.body import domain_field
 from leadsmith.config import Settings
 from leadsmith.contacts import repository
 from leadsmith.contacts.repository import EmailRow, PersonRow
 from leadsmith.contacts.schemas import DomainRequest, EmployeesRequest, ProfileRequest
 from leadsmith.db.database import Database
-from leadsmith.engine.identifiers import normalise_domain, normalise_linkedin
+from leadsmith.engine.identifiers import normalise_linkedin
 from leadsmith.engine.names import join_name
 from leadsmith.engine.phones import international
-from leadsmith.errors import BadRequest, NotFound, coded
+from leadsmith.errors import NotFound, coded, field_error
 from leadsmith.metering.schemas import Charged, Item, Work
 from leadsmith.metering.service import MeteringService, RequestContext
 from leadsmith.patterns.service import PatternService
-
-
-def _field_error(field: str, problem: str) -> BadRequest:
-    err = BadRequest(
-        f"{field}: {problem}",
-        details=[{"field": field, "problem": problem, "type": "value_error"}],
-    )
-    return err
-
-
-def domain_of(text: str) -> str:
-    domain = normalise_domain(text)
-    if domain is None:
-        raise _field_error("domain", f"not a company domain: {text[:100]!r} (try example.com)")
-    return domain
 
 
 def _email_items(rows: Sequence[EmailRow]) -> list[dict[str, Any]]:
@@ -116,7 +102,7 @@ class ContactsService:
     async def profile(self, caller: Caller, ctx: RequestContext, req: ProfileRequest) -> Charged:
         ref = normalise_linkedin(req.id)
         if ref is None:
-            raise _field_error(
+            raise field_error(
                 "id",
                 "not a LinkedIn profile id or URL (e.g. john-doe or https://www.linkedin.com/in/john-doe/)",
             )
@@ -150,7 +136,7 @@ class ContactsService:
         return await self.metering.charged(caller, ctx, {"ref": ref.key, "phones": req.isPhoneRequired}, work)
 
     async def domain_pattern(self, caller: Caller, ctx: RequestContext, req: DomainRequest) -> Charged:
-        domain = domain_of(req.domain)
+        domain = domain_field(req.domain)
 
         async def work() -> Work:
             ranked = await self.patterns.scores(domain)
@@ -168,11 +154,11 @@ class ContactsService:
         return await self.metering.charged(caller, ctx, {"domain": domain}, work)
 
     async def domain_employees(self, caller: Caller, ctx: RequestContext, req: EmployeesRequest) -> Charged:
-        domain = domain_of(req.domain)
+        domain = domain_field(req.domain)
         limit = self.settings.employees_default_limit if req.contactsNumberLimit is None else req.contactsNumberLimit
         top = self.settings.employees_max_limit
         if not 1 <= limit <= top:
-            raise _field_error("contactsNumberLimit", f"must be between 1 and {top}, got {limit}")
+            raise field_error("contactsNumberLimit", f"must be between 1 and {top}, got {limit}")
 
         async def work() -> Work:
             company = await repository.company_by_domain(self.db, domain)

@@ -36,7 +36,6 @@ DEFAULT_PRIOR: dict[PatternKey, float] = {
     OTHER: 0.355,
 }
 DEFAULT_STRENGTH = 1.0
-HANDLE_STRENGTH = 4.0
 MIN_DOMAIN_PAIRS = 3
 
 
@@ -102,11 +101,7 @@ def _split(support: Mapping[PatternKey, float]) -> tuple[dict[PatternKey, float]
 def handle_rate(
     support: Mapping[PatternKey, float], prior: Mapping[PatternKey, float], strength: float = DEFAULT_STRENGTH
 ) -> float:
-    """The probability that a one-part name's address is the name itself.
-
-    Shrunk harder than the patterns: whether a handle is someone's mailbox varies from person to
-    person more than a company's convention does.
-    """
+    """The probability that a one-part name's address is the name itself, smoothed like the patterns."""
     hits, misses = support.get(HANDLE_HIT, 0.0), support.get(HANDLE_MISS, 0.0)
     return (hits + strength * prior.get(HANDLE_HIT, 0.0)) / (hits + misses + strength)
 

@@ -236,7 +236,3 @@ async def store_response(
         where=idempotency.c.created_at < since,
     ).returning(idempotency.c.key)
     return await db.fetch_one(stmt) is not None
-
-
-async def purge_idempotency(db: Executor, before: int) -> int:
-    return await db.execute(sa.delete(idempotency).where(idempotency.c.created_at < before))

@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from leadsmith.access.schemas import Caller
+from leadsmith.body import domain_field
 from leadsmith.clock import Clock, now_ms
-from leadsmith.db.database import Database, Executor
+from leadsmith.db.database import Database
 from leadsmith.engine.finder import Candidate, find_emails
-from leadsmith.engine.identifiers import normalise_domain
 from leadsmith.engine.inference import (
     DEFAULT_PRIOR,
     DEFAULT_STRENGTH,
@@ -23,7 +23,7 @@ from leadsmith.engine.inference import (
 )
 from leadsmith.engine.names import parse_name
 from leadsmith.engine.patterns import PatternKey, match_name
-from leadsmith.errors import BadRequest
+from leadsmith.errors import field_error
 from leadsmith.metering.schemas import Charged, Item, Work
 from leadsmith.metering.service import MeteringService, RequestContext
 from leadsmith.patterns import repository
@@ -113,10 +113,10 @@ class PatternService:
             await repository.replace_support(tx, repository.PRIOR_DOMAIN, prior, self.clock())
         self._prior = None
 
-    async def prior(self, db: Executor | None = None) -> dict[PatternKey, float]:
+    async def prior(self) -> dict[PatternKey, float]:
         now = time.monotonic()
         if self._prior is None or self._prior[0] < now:
-            stored = await repository.support(db or self.db, repository.PRIOR_DOMAIN)
+            stored = await repository.support(self.db, repository.PRIOR_DOMAIN)
             self._prior = (now + self.prior_cache_seconds, stored or dict(DEFAULT_PRIOR))
         return self._prior[1]
 
@@ -167,16 +167,14 @@ class PatternService:
     async def email_finder(self, caller: Caller, ctx: RequestContext, req: FinderRequest) -> Charged:
         """``POST /company/emailFinder``: charged like an e-mail reveal, only when something is returned."""
         assert self.metering is not None
-        domain = normalise_domain(req.domain)
-        if domain is None:
-            raise _field("domain", f"not a company domain: {req.domain[:100]!r} (try example.com)")
+        domain = domain_field(req.domain)
         if req.firstName or req.lastName:
             first, last, middle = req.firstName or "", req.lastName or "", ""
         elif req.name:
             parsed = parse_name(req.name)
             first, last, middle = parsed.first, parsed.last, parsed.middle
         else:
-            raise _field("name", "give the person's name, or firstName and lastName")
+            raise field_error("name", "give the person's name, or firstName and lastName")
 
         async def work() -> Work:
             found = await self.find(domain, first, last, middle)
@@ -190,7 +188,3 @@ class PatternService:
 
         params = {"domain": domain, "first": first, "last": last, "middle": middle}
         return await self.metering.charged(caller, ctx, params, work)
-
-
-def _field(field: str, problem: str) -> BadRequest:
-    return BadRequest(f"{field}: {problem}", details=[{"field": field, "problem": problem, "type": "value_error"}])
