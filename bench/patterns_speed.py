@@ -15,7 +15,7 @@ import time
 
 from faker import Faker
 
-from leadsmith.engine.inference import DEFAULT_PRIOR, consistent_with_cuts, expected_counts, scores
+from leadsmith.engine.inference import DEFAULT_PRIOR, consistent_with_cuts, cut_statistics, expected_counts, scores
 from leadsmith.engine.names import (
     _nicknames,
     _part_variants,
@@ -24,7 +24,7 @@ from leadsmith.engine.names import (
     name_forms,
     nickname_initials,
 )
-from leadsmith.engine.patterns import TEMPLATES, match_name, render_parts
+from leadsmith.engine.patterns import TEMPLATES, NameParts, match_name, render_parts
 
 
 def people(n: int) -> list[tuple[str, str, str]]:
@@ -76,7 +76,11 @@ def main() -> None:
         clear_caches()
         t = time.perf_counter()
         pairs = [(match_name(f, l, "", local), len(local)) for f, l, local in data]  # noqa: E741
-        top = scores(expected_counts(consistent_with_cuts(pairs)), DEFAULT_PRIOR)[:3]
+        matches = consistent_with_cuts(pairs)
+        support = expected_counts(matches)
+        names = [NameParts.of(f, l) for f, l, _ in data]  # noqa: E741
+        support.update(cut_statistics(list(zip(matches, names, strict=True)), support))
+        top = scores(support, DEFAULT_PRIOR)[:3]
         best = min(best, time.perf_counter() - t)
         clear_caches()
         t = time.perf_counter()

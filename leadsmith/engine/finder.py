@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from leadsmith.engine.inference import PatternScore
-from leadsmith.engine.names import ascii_token, name_forms
+from leadsmith.engine.names import handle_token, name_forms
 from leadsmith.engine.patterns import pretty, render_parts
 
 # The share of a pattern's probability that goes to the spellings of each kind (see names.name_forms):
@@ -61,7 +61,7 @@ def candidate_addresses(
     A one-part name (a handle) gives one candidate, the handle itself, scored by ``handle_rate``.
     """
     if not (first and last):
-        handle = ascii_token(first or last)
+        handle = handle_token(first or last)
         return [Candidate(f"{handle}@{domain}", handle_rate, "{first}@" + domain, None)] if handle else []
     forms = name_forms(first, last, middle)
     if not forms:
@@ -75,9 +75,13 @@ def candidate_addresses(
             share = ps.score * form_share
             if share < MIN_SHARE:
                 continue
-            local = render_parts(template, form.first, form.last, form.middle, cap)
+            local = render_parts(template, form.first, form.last, form.middle)
             if not local:
                 continue
+            if cap and len(local) > cap:
+                local = local[:cap]
+                if ps.long_score is not None:
+                    share = ps.long_score * form_share
             address = f"{local}@{domain}"
             by_address[address] = by_address.get(address, 0.0) + share
             if share > best_pattern.get(address, (0.0, ""))[0]:

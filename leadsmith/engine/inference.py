@@ -18,7 +18,20 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from leadsmith.engine.patterns import HANDLE_HIT, HANDLE_MISS, OTHER, SPECIAL, PatternKey
+from leadsmith.engine.patterns import (
+    HANDLE_HIT,
+    HANDLE_MISS,
+    LONG_PAIRS,
+    LONG_SUPPORT,
+    MIDDLE_PAIRS,
+    OTHER,
+    SPECIAL,
+    NameParts,
+    PatternKey,
+    is_statistic,
+    render,
+    uses_middle,
+)
 
 # Shares across companies before any data is seen (a store with no addresses yet).
 DEFAULT_PRIOR: dict[PatternKey, float] = {
@@ -36,6 +49,10 @@ DEFAULT_PRIOR: dict[PatternKey, float] = {
     OTHER: 0.355,
 }
 DEFAULT_STRENGTH = 1.0
+# The share of people with a middle name, before any data is seen.
+DEFAULT_MIDDLE_SHARE = 0.15
+# However strongly a domain writes middle names, some of its people with one will not use it.
+MAX_MIDDLE_SHARE = 0.95
 MIN_DOMAIN_PAIRS = 3
 
 
@@ -44,6 +61,8 @@ class PatternScore:
     key: PatternKey
     score: float
     support: float
+    # For a cut pattern: the score for a person whose name the template renders longer than the cut.
+    long_score: float | None = None
 
 
 def consistent_with_cuts(pairs: Sequence[tuple[frozenset[PatternKey], int]]) -> list[frozenset[PatternKey]]:
@@ -63,11 +82,18 @@ def consistent_with_cuts(pairs: Sequence[tuple[frozenset[PatternKey], int]]) -> 
     return out
 
 
-def expected_counts(matches: Iterable[frozenset[PatternKey]], iterations: int = 50) -> dict[PatternKey, float]:
-    """EM over one domain's pairs: how many of its addresses each pattern (or "other") accounts for."""
+def expected_counts(
+    matches: Iterable[frozenset[PatternKey]], iterations: int = 50, middle_pairs: int = 0
+) -> dict[PatternKey, float]:
+    """EM over one domain's pairs: how many of its addresses each pattern (or "other") accounts for.
+
+    ``middle_pairs`` (how many of the pairs have a middle name) is kept beside the counts.
+    """
     groups = Counter(matches)
     handles = {key: float(groups.pop(frozenset({key}), 0)) for key in (HANDLE_HIT, HANDLE_MISS)}
     handles = {k: v for k, v in handles.items() if v}
+    if middle_pairs:
+        handles[MIDDLE_PAIRS] = float(middle_pairs)
     n = sum(groups.values())
     if n == 0:
         return handles
@@ -92,10 +118,37 @@ def expected_counts(matches: Iterable[frozenset[PatternKey]], iterations: int = 
     return {**{k: v for k, v in counts.items() if v > 1e-9}, **handles}
 
 
+def cut_statistics(
+    pairs: Sequence[tuple[frozenset[PatternKey], NameParts]], counts: Mapping[PatternKey, float]
+) -> dict[PatternKey, float]:
+    """For each cut pattern of a domain, how many of its pairs have a name the template renders longer
+    than the cut, and how much of those the cut pattern explains (the EM shares, from ``counts``).
+
+    A short name gives the same address cut or not, so it says nothing about whether long names are
+    cut; without this, a domain that cut one long name would look as if it cut them all."""
+    cut_keys = [k for k in counts if k[1] > 0 and not is_statistic(k)]
+    out: dict[PatternKey, float] = {}
+    for key in cut_keys:
+        template, cap = key
+        long_pairs = explained = 0.0
+        for keys, name in pairs:
+            full = render(template, name)
+            if full is None or len(full) <= cap:
+                continue
+            long_pairs += 1
+            if key in keys:
+                z = sum(counts.get(k, 0.0) for k in keys)
+                explained += counts[key] / z if z else 0.0
+        out[(template + LONG_PAIRS, cap)] = long_pairs
+        out[(template + LONG_SUPPORT, cap)] = explained
+    return out
+
+
 def _split(support: Mapping[PatternKey, float]) -> tuple[dict[PatternKey, float], dict[PatternKey, float]]:
-    conventions = {k: v for k, v in support.items() if k not in (HANDLE_HIT, HANDLE_MISS)}
-    handles = {k: v for k, v in support.items() if k in (HANDLE_HIT, HANDLE_MISS)}
-    return conventions, handles
+    """The domain's conventions (with "other"), and the statistics kept beside them."""
+    conventions = {k: v for k, v in support.items() if not is_statistic(k)}
+    rest = {k: v for k, v in support.items() if is_statistic(k)}
+    return conventions, rest
 
 
 def handle_rate(
@@ -112,12 +165,14 @@ def learn_prior(
     """The average share of each pattern over domains with enough pairs, blended with the default prior."""
     total: defaultdict[PatternKey, float] = defaultdict(float)
     used = 0
-    hits = misses = 0.0
+    hits = misses = middles = pairs = 0.0
     for support in domains:
         conventions, handles = _split(support)
         hits += handles.get(HANDLE_HIT, 0.0)
         misses += handles.get(HANDLE_MISS, 0.0)
         n = sum(conventions.values())
+        middles += handles.get(MIDDLE_PAIRS, 0.0)
+        pairs += n
         if n < min_pairs:
             continue
         used += 1
@@ -129,22 +184,57 @@ def learn_prior(
     z = sum(prior.values())
     out = {k: v / z for k, v in prior.items() if v / z > 1e-5}
     out[HANDLE_HIT] = (hits + 1.0) / (hits + misses + 2.0)
+    out[MIDDLE_PAIRS] = (middles + DEFAULT_MIDDLE_SHARE) / (pairs + 1.0)
     return out
 
 
 def scores(
-    support: Mapping[PatternKey, float], prior: Mapping[PatternKey, float], strength: float = DEFAULT_STRENGTH
+    support: Mapping[PatternKey, float],
+    prior: Mapping[PatternKey, float],
+    strength: float = DEFAULT_STRENGTH,
+    middle: bool | None = None,
 ) -> list[PatternScore]:
-    """Calibrated scores for every pattern the domain or the prior knows, best first ("other" excluded)."""
-    support, _ = _split(support)
-    n = sum(support.values())
-    keys = (set(support) | set(prior)) - SPECIAL
-    out = [
-        PatternScore(k, (support.get(k, 0.0) + strength * prior.get(k, 0.0)) / (n + strength), support.get(k, 0.0))
-        for k in keys
-    ]
+    """Calibrated scores for every pattern the domain or the prior knows, best first ("other" excluded):
+    over all of the domain's people (``middle`` None), or for a person with a middle name or without one.
+
+    Patterns that use the middle name are open only to people who have one, so their share among those
+    people is their support over the domain's pairs with a middle name (smoothed by the prior's share
+    scaled the same way); the other patterns share what is left in the proportions they have overall.
+    """
+    conventions, rest = _split(support)
+    n = sum(conventions.values())
+    keys = {k for k in set(conventions) | set(prior) if k not in SPECIAL and not is_statistic(k)}
+    base = {k: (conventions.get(k, 0.0) + strength * prior.get(k, 0.0)) / (n + strength) for k in keys}
+    mid_keys = {k for k in keys if uses_middle(k[0])}
+    mid_total = sum(base[k] for k in mid_keys)
+    if middle is None:
+        values = base
+    elif middle:
+        share = prior.get(MIDDLE_PAIRS, DEFAULT_MIDDLE_SHARE) or DEFAULT_MIDDLE_SHARE
+        n_mid = rest.get(MIDDLE_PAIRS, 0.0)
+        cond = {
+            k: (conventions.get(k, 0.0) + strength * prior.get(k, 0.0) / share) / (n_mid + strength) for k in mid_keys
+        }
+        total = sum(cond.values())
+        if total > MAX_MIDDLE_SHARE:
+            cond = {k: v * MAX_MIDDLE_SHARE / total for k, v in cond.items()}
+            total = MAX_MIDDLE_SHARE
+        scale = (1 - total) / (1 - mid_total) if mid_total < 1 else 0.0
+        values = {k: cond[k] if k in mid_keys else base[k] * scale for k in keys}
+    else:
+        scale = 1 / (1 - mid_total) if mid_total < 1 else 1.0
+        values = {k: base[k] * scale for k in keys - mid_keys}
+    out = [PatternScore(k, v, conventions.get(k, 0.0), _long_score(k, v, rest, strength)) for k, v in values.items()]
     out.sort(key=lambda s: (-s.score, s.key))
     return out
+
+
+def _long_score(key: PatternKey, score: float, rest: Mapping[PatternKey, float], strength: float) -> float | None:
+    template, cap = key
+    long_pairs = rest.get((template + LONG_PAIRS, cap))
+    if not cap or long_pairs is None:
+        return None
+    return (rest.get((template + LONG_SUPPORT, cap), 0.0) + strength * score) / (long_pairs + strength)
 
 
 def infer_patterns(

@@ -66,6 +66,17 @@ def ascii_token(text: str) -> str:
     return _NOT_TOKEN.sub("", anyascii(text).lower())
 
 
+_NOT_HANDLE = re.compile(r"[^a-z0-9._-]")
+
+
+@lru_cache(maxsize=65536)
+def handle_token(text: str) -> str:
+    """A one-part name (a handle such as ``jane.doe`` or ``jdoe@corp.com``) as the local part it most
+    likely is: lower-case ASCII, its dots, hyphens and underscores kept, anything after an @ dropped."""
+    lowered = (text if text.isascii() else anyascii(text)).lower().split("@", 1)[0]
+    return _NOT_HANDLE.sub("", lowered).strip("._-")
+
+
 class NameForm(NamedTuple):
     """One way a mailbox may spell a name: lower-case ASCII parts and how far it is from the name as written."""
 

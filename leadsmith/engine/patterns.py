@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from leadsmith.engine.names import NameForm, ascii_token, name_forms, nickname_initials
+from leadsmith.engine.names import NameForm, ascii_token, handle_token, name_forms, nickname_initials
 
 PatternKey = tuple[str, int]
 OTHER: PatternKey = ("*", 0)
@@ -21,7 +21,22 @@ OTHER: PatternKey = ("*", 0)
 # the domain's conventions, which they say nothing about.
 HANDLE_HIT: PatternKey = ("{handle}", 0)
 HANDLE_MISS: PatternKey = ("{handle}", -1)
-SPECIAL = frozenset({OTHER, HANDLE_HIT, HANDLE_MISS})
+# How many of a domain's pairs have a middle name (in the prior: the share of pairs that do). Patterns
+# that use the middle name are only open to those people, so their scores are conditioned on it.
+MIDDLE_PAIRS: PatternKey = ("{middle?}", 0)
+SPECIAL = frozenset({OTHER, HANDLE_HIT, HANDLE_MISS, MIDDLE_PAIRS})
+# Beside a cut pattern ``(template, cap)``, statistics over the pairs whose name the template renders
+# longer than the cap: how many there are (``template + LONG_PAIRS``) and how many of them the cut
+# pattern explains (``template + LONG_SUPPORT``). Those are the people for whom the cut matters.
+LONG_PAIRS = "|long-pairs"
+LONG_SUPPORT = "|long-support"
+
+
+def is_statistic(key: PatternKey) -> bool:
+    """Whether a support key is a statistic kept beside the patterns rather than a pattern (or "other")."""
+    return (key in SPECIAL and key != OTHER) or "|" in key[0]
+
+
 SEPARATORS = ("", ".", "_", "-")
 MIN_CAP = 5
 
@@ -81,6 +96,10 @@ def render_parts(template: str, first: str, last: str, middle: str = "", cap: in
             out.append(piece)
     local = "".join(out)
     return local[:cap] if cap else local
+
+
+def uses_middle(template: str) -> bool:
+    return "{m" in template
 
 
 def render(template: str, name: NameParts, cap: int = 0) -> str | None:
@@ -161,7 +180,7 @@ def match_forms(forms: Iterable[NameForm], local: str) -> frozenset[PatternKey]:
 def match_name(first: str, last: str, middle: str, local: str) -> frozenset[PatternKey]:
     """The patterns that explain an address; for a one-part name, whether it is the handle itself."""
     if not (first and last):
-        handle = ascii_token(first or last)
+        handle = handle_token(first or last)
         return frozenset({HANDLE_HIT if handle and handle == local.lower() else HANDLE_MISS})
     plain = name_forms(first, last, middle, nicknames=False)
     found = match_forms(plain, local)

@@ -16,13 +16,14 @@ from leadsmith.engine.inference import (
     DEFAULT_STRENGTH,
     PatternScore,
     consistent_with_cuts,
+    cut_statistics,
     expected_counts,
     handle_rate,
     learn_prior,
     scores,
 )
 from leadsmith.engine.names import parse_name
-from leadsmith.engine.patterns import PatternKey, match_name
+from leadsmith.engine.patterns import NameParts, PatternKey, is_statistic, match_name
 from leadsmith.errors import field_error
 from leadsmith.metering.schemas import Charged, Item, Work
 from leadsmith.metering.service import MeteringService, RequestContext
@@ -36,6 +37,12 @@ class DomainScores:
     patterns: list[PatternScore]
     handle_rate: float
     known_pairs: float
+    # The scores for a person without a middle name, and with one (patterns that use it are theirs alone).
+    plain_patterns: list[PatternScore] = field(default_factory=list)
+    middle_patterns: list[PatternScore] = field(default_factory=list)
+
+    def for_name(self, middle: str) -> list[PatternScore]:
+        return (self.middle_patterns if middle else self.plain_patterns) or self.patterns
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +65,17 @@ class PatternService:
         """Relearn the statistics of these domains from their known addresses, then the prior."""
         count = 0
         for domain in sorted(set(domains)):
-            pairs = []
+            pairs, names, middles = [], [], 0
             for row in await repository.pairs(self.db, domain):
+                first, last = row.first_name or "", row.last_name or ""
                 middle = parse_name(row.full_name).middle if row.full_name else ""
                 local = row.address.rsplit("@", 1)[0]
-                pairs.append((match_name(row.first_name or "", row.last_name or "", middle, local), len(local)))
-            support = expected_counts(consistent_with_cuts(pairs))
+                pairs.append((match_name(first, last, middle, local), len(local)))
+                names.append(NameParts.of(first, last, middle))
+                middles += bool(first and last and middle)
+            matches = consistent_with_cuts(pairs)
+            support = expected_counts(matches, middle_pairs=middles)
+            support.update(cut_statistics(list(zip(matches, names, strict=True)), support))
             async with self.db.transaction() as tx:
                 await repository.replace_support(tx, domain, support, self.clock())
             count += 1
@@ -86,7 +98,7 @@ class PatternService:
                 person.last_name or "",
                 middle,
                 domain,
-                ranked.patterns,
+                ranked.for_name(middle),
                 (),
                 taken,
                 1,
@@ -139,7 +151,9 @@ class PatternService:
             domain=domain,
             patterns=scores(support, prior, self.strength),
             handle_rate=handle_rate(support, prior),
-            known_pairs=sum(support.values()),
+            known_pairs=sum(v for k, v in support.items() if not is_statistic(k)),
+            plain_patterns=scores(support, prior, self.strength, middle=False),
+            middle_patterns=scores(support, prior, self.strength, middle=True),
         )
 
     async def find(
@@ -156,12 +170,13 @@ class PatternService:
         known_rows = await repository.known_person(self.db, domain, first, last) if first and last else []
         person_id = int(known_rows[0].id) if known_rows else None
         known = [(r.address, r.valid) for r in known_rows if person_id is None or r.id == person_id]
-        draft = find_emails(first, last, middle, domain, ranked.patterns, known, None, limit, ranked.handle_rate)
+        patterns = ranked.for_name(middle)
+        draft = find_emails(first, last, middle, domain, patterns, known, None, limit, ranked.handle_rate)
         taken = await repository.taken(self.db, [c.email for c in draft if not c.known])
         if taken:
             owned = {a.lower() for a, _ in known}
             clashes = {t: True for t in taken if t not in owned}
-            draft = find_emails(first, last, middle, domain, ranked.patterns, known, clashes, limit, ranked.handle_rate)
+            draft = find_emails(first, last, middle, domain, patterns, known, clashes, limit, ranked.handle_rate)
         return Found(draft, person_id)
 
     async def email_finder(self, caller: Caller, ctx: RequestContext, req: FinderRequest) -> Charged:

@@ -8,13 +8,22 @@ from leadsmith.engine.finder import find_emails
 from leadsmith.engine.inference import (
     DEFAULT_PRIOR,
     consistent_with_cuts,
+    cut_statistics,
     expected_counts,
     infer_patterns,
     learn_prior,
     scores,
 )
-from leadsmith.engine.names import family_name_first, name_forms, parse_name
-from leadsmith.engine.patterns import HANDLE_HIT, OTHER, TEMPLATES, match_name, render_parts
+from leadsmith.engine.names import family_name_first, handle_token, name_forms, parse_name
+from leadsmith.engine.patterns import (
+    HANDLE_HIT,
+    OTHER,
+    TEMPLATES,
+    NameParts,
+    is_statistic,
+    match_name,
+    render_parts,
+)
 
 
 def keys(name: str, local: str) -> frozenset[tuple[str, int]]:
@@ -121,7 +130,7 @@ def test_scores_are_smoothed_by_the_prior_and_sum_below_one() -> None:
 
 def test_learned_prior_is_a_distribution() -> None:
     prior = learn_prior([{("{first}.{last}", 0): 8.0, OTHER: 2.0}, {("{f}{last}", 0): 5.0, OTHER: 5.0}])
-    conventions = sum(v for k, v in prior.items() if k != HANDLE_HIT)
+    conventions = sum(v for k, v in prior.items() if not is_statistic(k))
     assert conventions == pytest.approx(1.0)
     assert prior[("{first}.{last}", 0)] > DEFAULT_PRIOR[("{first}.{last}", 0)] * 0.9
 
@@ -136,3 +145,70 @@ def test_finder_ranks_known_first_and_numbers_duplicates() -> None:
     assert taken[0].email == "jsmith2@acme.com"
     scores_ = [c.score for c in taken]
     assert scores_ == sorted(scores_, reverse=True)
+
+
+def test_middle_name_patterns_are_scored_among_people_with_a_middle_name() -> None:
+    names = [("Ann Bea Lee", "ann.b.lee"), ("Cy Dee Ray", "cy.d.ray"), ("Bo Kim", "bo.kim"), ("Di Fox", "di.fox")]
+    names += [("Ed Gil", "ed.gil"), ("Flo Hart", "flo.hart")]
+    support = expected_counts([keys(n, a) for n, a in names], middle_pairs=2)
+    with_middle = scores(support, DEFAULT_PRIOR, middle=True)
+    without = scores(support, DEFAULT_PRIOR, middle=False)
+    overall = {s.key: s.score for s in scores(support, DEFAULT_PRIOR)}
+    # Two of the two people with a middle name wrote its initial: for the next one it is the likeliest.
+    assert with_middle[0].key == ("{first}.{m}.{last}", 0)
+    assert with_middle[0].score > overall[("{first}.{m}.{last}", 0)] * 2
+    # Someone without a middle name cannot follow those patterns; the others share their mass.
+    assert all("{m" not in s.key[0] for s in without)
+    assert without[0].key == ("{first}.{last}", 0)
+    assert without[0].score > overall[("{first}.{last}", 0)]
+    for ranked in (with_middle, without):
+        assert sum(s.score for s in ranked) <= 1.0 + 1e-9
+    found = find_emails("Gus", "Ivy", "Jo", "acme.com", with_middle)
+    assert found[0].email == "gus.j.ivy@acme.com"
+
+
+def test_a_cut_pattern_is_scored_for_long_names_by_the_long_names_it_explains() -> None:
+    # Short names fit "{f}{last} cut at 8" as well as uncut; only long names tell whether the cut is used.
+    rows = [("Ann Lee", "alee"), ("Bo Ray", "bray"), ("Cy Do", "cdo"), ("Joe Talerico", "jtaleric")]
+    rows += [("Mia Fairweather", "mifairwe"), ("Tim Swanson", "tiswanso"), ("Sal Montgomery", "samontgo")]
+    pairs = []
+    for name, local in rows:
+        p = parse_name(name)
+        pairs.append((match_name(p.first, p.last, "", local), len(local)))
+    matches = consistent_with_cuts(pairs)
+    support = expected_counts(matches)
+    names = [NameParts.of(parse_name(n).first, parse_name(n).last) for n, _ in rows]
+    support.update(cut_statistics(list(zip(matches, names, strict=True)), support))
+    cut = next(s for s in scores(support, DEFAULT_PRIOR, middle=False) if s.key == ("{f}{last}", 8))
+    assert cut.long_score is not None and cut.long_score < cut.score
+    short = find_emails("Di", "Fox", "", "acme.com", scores(support, DEFAULT_PRIOR, middle=False))
+    long = find_emails("Rob", "Hetherington", "", "acme.com", scores(support, DEFAULT_PRIOR, middle=False))
+    assert short[0].email == "dfox@acme.com"
+    assert long[0].email == "rhetheri@acme.com"
+    assert long[0].score < short[0].score
+
+
+@pytest.mark.parametrize(
+    ("text", "token"),
+    [
+        ("vikram.choudhary", "vikram.choudhary"),
+        ("Hanxi_Liu", "hanxi_liu"),
+        ("zoukeke@cmss.chinamobile.com", "zoukeke"),
+        ("-Jörg-", "jorg"),
+        ("jsmith42", "jsmith42"),
+    ],
+)
+def test_a_handle_keeps_the_separators_it_is_written_with(text: str, token: str) -> None:
+    assert handle_token(text) == token
+
+
+def test_a_handle_is_offered_as_written() -> None:
+    found = find_emails("vikram.choudhary", "", "", "acme.com", scores({}, DEFAULT_PRIOR), handle_rate=0.7)
+    assert [c.email for c in found] == ["vikram.choudhary@acme.com"]
+    assert match_name("vikram.choudhary", "", "", "vikram.choudhary") == frozenset({HANDLE_HIT})
+
+
+@given(st.text(max_size=40))
+def test_handle_token_is_idempotent_and_never_raises(text: str) -> None:
+    token = handle_token(text)
+    assert handle_token(token) == token
