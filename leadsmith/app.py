@@ -22,6 +22,7 @@ from leadsmith.http import JSONResponse
 from leadsmith.middleware import EdgeMiddleware
 from leadsmith.patterns.endpoints import router as patterns_router
 from leadsmith.services import Services, ServicesDep
+from leadsmith.verification.endpoints import router as verification_router
 
 DESCRIPTION = """\
 A self-hosted contact-enrichment API that speaks the Kaspr public API.
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(access_router)
     app.include_router(contacts_router)
     app.include_router(patterns_router)
+    app.include_router(verification_router)
 
     @app.get("/healthz", tags=["Operations"], summary="Liveness: the process answers")
     async def healthz() -> Response:

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
+import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -25,6 +26,8 @@ from leadsmith.errors import LeadsmithError
 from leadsmith.metering import credits as credit_rules
 from leadsmith.metering import repository as metering_repository
 from leadsmith.patterns.service import PatternService
+from leadsmith.verification.service import VerificationService
+from leadsmith.verification.verifier import Verifier
 
 T = TypeVar("T")
 
@@ -169,6 +172,74 @@ def import_cmd(
 
     summary = _run(settings, body)
     _print_summary(summary, show_errors)
+
+
+_STATUS_STYLE = {"valid": "green", "invalid": "red", "accept_all": "yellow", "unknown": "dim"}
+
+
+@app.command("verify")
+def verify_cmd(
+    addresses: Annotated[list[str] | None, typer.Argument(help="Addresses to verify")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", "-f", help="A file of addresses, one per line", exists=True, dir_okay=False),
+    ] = None,
+    stored: Annotated[
+        bool, typer.Option("--stored", help="Re-verify stored and predicted addresses never verified or too old")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per address and line")] = False,
+) -> None:
+    """Verify addresses (syntax, DNS, SMTP, catch-all) and store the results."""
+    settings = _settings()
+    emails = list(addresses or [])
+    if file is not None:
+        emails += [line.strip() for line in file.read_text(encoding="utf-8", errors="replace").splitlines()]
+        emails = [e for e in emails if e and not e.startswith("#")]
+    if not emails and not stored:
+        err.print("[red]error:[/red] give addresses, --file FILE or --stored")
+        raise typer.Exit(2)
+
+    async def body(db: Database) -> tuple[list[dict[str, object]], int]:
+        service = VerificationService(db, Verifier.from_settings(settings), settings)
+        columns = (
+            TextColumn("verifying"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=err, transient=False, disable=not err.is_terminal) as progress:
+            if stored:
+                due = await service.count_due()
+                task = progress.add_task("stored", total=due or 1)
+                done = await service.verify_due(progress=lambda n: progress.advance(task, n))
+                return [], done
+            task = progress.add_task("addresses", total=len(emails))
+            results = await service.verify_many(emails, progress=lambda n: progress.advance(task, n))
+        return [r.as_dict() for r in results], len(results)
+
+    results, count = _run(settings, body)
+    if stored:
+        out.print(f"re-verified {count} stored addresses")
+        return
+    if as_json:
+        for r in results:
+            print(orjson.dumps(r).decode())
+        return
+    table = Table("email", "status", "valid", "score", "why")
+    for r in results:
+        reasons = r["reasons"]
+        assert isinstance(reasons, dict)
+        smtp = reasons.get("smtp") or {}
+        why = smtp.get("message") or smtp.get("error") or reasons.get("dns") or reasons.get("syntax") or ""
+        style = _STATUS_STYLE.get(str(r["status"]), "")
+        table.add_row(
+            str(r["email"]),
+            f"[{style}]{r['status']}[/]" if style else str(r["status"]),
+            str(r["valid"]).lower(),
+            str(r["score"]),
+            str(why)[:60],
+        )
+    out.print(table)
 
 
 def _load_demo(settings: Settings) -> None:

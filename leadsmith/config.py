@@ -58,6 +58,37 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
 
+    # E-mail verification (see leadsmith/verification).
+    cost_verify: int = Field(default=1, ge=0, description="Price of a verification that reaches a verdict")
+    dns_nameservers: str = Field(
+        default="", description="Comma-separated resolvers, host or host:port (empty: the system's)"
+    )
+    dns_timeout_seconds: float = Field(default=5.0, gt=0)
+    smtp_probe: bool = Field(default=True, description="Probe mail servers over SMTP (off where port 25 is closed)")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_ehlo_name: str = Field(default="", description="Name given in EHLO: this host's own (default: its FQDN)")
+    smtp_mail_from: str = Field(default="", description="MAIL FROM address (default: verify@ the EHLO name)")
+    smtp_connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    smtp_command_timeout_seconds: float = Field(default=10.0, gt=0)
+    smtp_sessions_per_host: int = Field(default=2, ge=1, description="Most parallel SMTP sessions per MX host")
+    smtp_recipients_per_session: int = Field(default=20, ge=1)
+    verify_concurrency: int = Field(default=32, ge=1, description="Domains verified at once")
+    verify_max_age_days: float = Field(default=30, gt=0, description="Age after which a stored result is redone")
+    verify_recheck_minutes: float = Field(default=15, gt=0, description="Delay before re-checking a greylisted one")
+    verify_background: bool = Field(
+        default=True, description="Verify imported and predicted addresses in the background"
+    )
+    verify_background_batch: int = Field(default=200, ge=1)
+    verify_test_domains: bool = Field(
+        default=False, description="Accept the reserved .test domains (for tests against loopback DNS and SMTP)"
+    )
+    disposable_allow: str = Field(default="", description="Comma-separated domains never treated as disposable")
+    disposable_deny: str = Field(default="", description="Comma-separated domains always treated as disposable")
+    webmail_allow: str = Field(default="", description="Comma-separated domains never treated as webmail")
+    webmail_deny: str = Field(default="", description="Comma-separated domains always treated as webmail")
+    role_allow: str = Field(default="", description="Comma-separated local parts never treated as role addresses")
+    role_deny: str = Field(default="", description="Comma-separated local parts always treated as role addresses")
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production" and self.secret_key == _DEV_SECRET:

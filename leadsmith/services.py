@@ -21,6 +21,8 @@ from leadsmith.metering.counters import (
 )
 from leadsmith.metering.service import MeteringService
 from leadsmith.patterns.service import PatternService
+from leadsmith.verification.service import VerificationService
+from leadsmith.verification.verifier import Verifier
 
 
 def open_counters(settings: Settings, db: Database) -> Counters:
@@ -43,6 +45,7 @@ class Services:
     metering: MeteringService
     contacts: ContactsService
     patterns: PatternService
+    verification: VerificationService
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -63,10 +66,13 @@ class Services:
             metering=metering,
             contacts=ContactsService(db, settings, metering, patterns),
             patterns=patterns,
+            verification=VerificationService(db, Verifier.from_settings(settings), settings, metering),
         )
 
     def start_background(self) -> None:
         self._tasks.append(asyncio.create_task(self.access.run_flusher()))
+        if self.settings.verify_background:
+            self._tasks.append(asyncio.create_task(self.verification.run_background()))
 
     async def close(self) -> None:
         for task in self._tasks:

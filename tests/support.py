@@ -95,9 +95,46 @@ class Server:
             self.process.wait(5)
 
 
+_MAIL_FAKES: dict[str, str] = {}
+_MAIL_FAKES_LOCK = threading.Lock()
+
+
+def mail_env() -> dict[str, str]:
+    """Settings that point verification at this process's loopback DNS and SMTP fakes (started once)."""
+    from contextlib import ExitStack
+
+    from tests.fakes import fake_dns, fake_smtp, scripted_rule, scripted_zones
+
+    with _MAIL_FAKES_LOCK:
+        if not _MAIL_FAKES:
+            stack = ExitStack()  # lives as long as the test process
+            nameserver, _ = stack.enter_context(fake_dns(scripted_zones()))
+            port, _ = stack.enter_context(fake_smtp(scripted_rule()))
+            _MAIL_FAKES.update(
+                {
+                    "LEADSMITH_DNS_NAMESERVERS": nameserver,
+                    "LEADSMITH_DNS_TIMEOUT_SECONDS": "1",
+                    "LEADSMITH_SMTP_PORT": str(port),
+                    "LEADSMITH_SMTP_EHLO_NAME": "verifier.leadsmith.test",
+                    "LEADSMITH_SMTP_MAIL_FROM": "probe@leadsmith.test",
+                    "LEADSMITH_SMTP_COMMAND_TIMEOUT_SECONDS": "1",
+                    "LEADSMITH_VERIFY_TEST_DOMAINS": "true",
+                }
+            )
+            _STACKS.append(stack)
+        return dict(_MAIL_FAKES)
+
+
+_STACKS: list[object] = []
+
+
 def base_env(database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a leadsmith process under test: its own store, quiet logs, verification pointed
+    at loopback fakes (never the internet) and not running in the background unless a test asks."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSMITH_")}
     env.update({"LEADSMITH_DATABASE_URL": database_url, "LEADSMITH_LOG_LEVEL": "warning"})
+    env.update(mail_env())
+    env["LEADSMITH_VERIFY_BACKGROUND"] = "false"
     env.update({k: v for k, v in extra.items()})
     return env
 

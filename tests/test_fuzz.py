@@ -21,6 +21,7 @@ OPERATIONS = [
     ("POST", "/company/domainPattern"),
     ("POST", "/company/domainEmployees"),
     ("POST", "/company/emailFinder"),
+    ("POST", "/email/verify"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
 ]

@@ -12,6 +12,7 @@ class Prices:
     email: int
     phone: int
     employee: int
+    verify: int = 1
 
     def of(self, kind: str) -> int:
         price: int = getattr(self, kind)

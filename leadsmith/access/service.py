@@ -68,6 +68,7 @@ class AccessService:
             email=s.cost_email if cost_email is None else cost_email,
             phone=s.cost_phone if cost_phone is None else cost_phone,
             employee=s.cost_employee if cost_employee is None else cost_employee,
+            verify=s.cost_verify,
         )
 
     async def authenticate(self, header: str | None) -> Caller:

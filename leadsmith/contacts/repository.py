@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from leadsmith.db.database import Executor, Prepared
-from leadsmith.db.tables import companies, emails, people, phones, predicted_emails
+from leadsmith.db.tables import companies, emails, people, phones, predicted_emails, verifications
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,7 @@ class PersonRow:
     company_domain: str | None
     predicted_address: str | None = None
     predicted_score: float | None = None
+    predicted_status: str | None = None  # the verification status of the predicted address, if verified
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +57,12 @@ _PERSON_COLS = (
     companies.c.domain.label("company_domain"),
     predicted_emails.c.address.label("predicted_address"),
     predicted_emails.c.score.label("predicted_score"),
+    verifications.c.status.label("predicted_status"),
 )
-_PERSON_FROM = people.outerjoin(companies, companies.c.id == people.c.company_id).outerjoin(
-    predicted_emails, predicted_emails.c.person_id == people.c.id
+_PERSON_FROM = (
+    people.outerjoin(companies, companies.c.id == people.c.company_id)
+    .outerjoin(predicted_emails, predicted_emails.c.person_id == people.c.id)
+    .outerjoin(verifications, verifications.c.address_key == predicted_emails.c.address)
 )
 _VALID_RANK = sa.case((emails.c.valid.is_(True), 0), (emails.c.valid.is_(None), 1), else_=2)
 

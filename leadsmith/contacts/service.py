@@ -21,6 +21,7 @@ from leadsmith.errors import NotFound, coded, field_error
 from leadsmith.metering.schemas import Charged, Item, Work
 from leadsmith.metering.service import MeteringService, RequestContext
 from leadsmith.patterns.service import PatternService
+from leadsmith.verification.rules import valid_of
 
 
 def _email_items(rows: Sequence[EmailRow]) -> list[dict[str, Any]]:
@@ -66,12 +67,16 @@ def profile_payload(p: PersonRow, emails: Sequence[EmailRow], phones: Sequence[s
 
 
 def with_prediction(person: PersonRow, emails: Sequence[EmailRow], min_score: float) -> list[EmailRow]:
-    """A person's addresses, plus their stored predicted work address when no usable one is known."""
+    """A person's addresses, plus their stored predicted work address when no usable one is known
+    (with its verified validity; one verified undeliverable is not shown)."""
     usable_pro = any(e.kind == "pro" and e.valid is not False for e in emails)
     score = person.predicted_score or 0.0
     if usable_pro or person.predicted_address is None or score < min_score:
         return list(emails)
-    return [*emails, EmailRow(person.predicted_address, "pro", None, predicted=True)]
+    valid = valid_of(person.predicted_status) if person.predicted_status else None
+    if valid is False:
+        return list(emails)
+    return [*emails, EmailRow(person.predicted_address, "pro", valid, predicted=True)]
 
 
 def employee_payload(p: PersonRow, emails: Sequence[EmailRow], phones: Sequence[str]) -> dict[str, Any]:

@@ -200,3 +200,23 @@ predicted_emails = sa.Table(
     sa.Column("pattern", sa.String(64), nullable=False),
     sa.Column("updated_at", Ms, nullable=False),
 )
+
+verifications = sa.Table(
+    "verifications",
+    metadata,
+    sa.Column("address_key", sa.String(320), primary_key=True),
+    sa.Column("domain", sa.String(253), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("verified_at", Ms, nullable=False, index=True),
+    sa.Column("recheck_at", Ms, nullable=True, index=True),
+)
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(64), nullable=False),
+    sa.Column("expires_at", Ms, nullable=False),
+)

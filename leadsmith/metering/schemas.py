@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-RevealKind = Literal["email", "phone", "employee"]
+RevealKind = Literal["email", "phone", "employee", "verify"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ class FoundEmail(BaseModel):
     email: str
     score: float = Field(ge=0, le=1, description="Probability that this is the person's address (calibrated)")
     pattern: str | None = Field(description="The pattern that gives it, null for a known address")
-    valid: bool | None = Field(description="Known validity; null for a predicted address")
+    valid: bool | None = Field(description="Known or verified validity; null when not verified (or not decisive)")
 
 
 class FinderResponse(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from leadsmith.access.schemas import Caller
 from leadsmith.body import domain_field
@@ -29,6 +29,8 @@ from leadsmith.metering.schemas import Charged, Item, Work
 from leadsmith.metering.service import MeteringService, RequestContext
 from leadsmith.patterns import repository
 from leadsmith.patterns.schemas import FinderRequest
+from leadsmith.verification import repository as verification_repository
+from leadsmith.verification.rules import valid_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +179,12 @@ class PatternService:
             owned = {a.lower() for a, _ in known}
             clashes = {t: True for t in taken if t not in owned}
             draft = find_emails(first, last, middle, domain, patterns, known, clashes, limit, ranked.handle_rate)
+        verified = await verification_repository.statuses(self.db, [c.email.lower() for c in draft if not c.known])
+        if verified:
+            draft = [
+                replace(c, valid=valid_of(verified[c.email.lower()])) if c.email.lower() in verified else c
+                for c in draft
+            ]
         return Found(draft, person_id)
 
     async def email_finder(self, caller: Caller, ctx: RequestContext, req: FinderRequest) -> Charged:

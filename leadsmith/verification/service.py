@@ -1,0 +1,110 @@
+"""Verification as a service: stored results reused until they age, charged verification for API users,
+operator runs, and the background worker that verifies imported and predicted addresses."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from leadsmith.access.schemas import Caller
+from leadsmith.clock import Clock, now_ms
+from leadsmith.config import Settings
+from leadsmith.db.database import Database
+from leadsmith.metering.schemas import Charged, Item, Work
+from leadsmith.metering.service import MeteringService, RequestContext
+from leadsmith.verification import repository
+from leadsmith.verification.rules import Result, parse_address
+from leadsmith.verification.schemas import VerifyRequest
+from leadsmith.verification.verifier import Verifier
+
+log = logging.getLogger("leadsmith.verification")
+_DAY_MS = 86_400_000
+BACKGROUND_LEASE = "verify-background"
+
+
+@dataclass
+class VerificationService:
+    db: Database
+    verifier: Verifier
+    settings: Settings
+    metering: MeteringService | None = None
+    clock: Clock = now_ms
+    _holder: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
+
+    def _cutoff(self, now: int) -> int:
+        return now - int(self.settings.verify_max_age_days * _DAY_MS)
+
+    async def verify(self, email: str, *, reuse: bool = True) -> Result:
+        """One address: the stored result while it is fresh, otherwise verified now and stored."""
+        address = parse_address(email, self.settings.verify_test_domains)
+        if reuse and not isinstance(address, str):
+            now = self.clock()
+            found = await repository.stored(self.db, address.key)
+            if (
+                found is not None
+                and found.verified_at >= self._cutoff(now)
+                and (found.recheck_at is None or found.recheck_at > now)
+            ):
+                return found
+        return (await self.verify_many([email]))[0]
+
+    async def verify_many(self, emails: Sequence[str], progress: Callable[[int], None] | None = None) -> list[Result]:
+        results = await self.verifier.verify_many(emails, progress)
+        async with self.db.transaction() as tx:
+            await repository.save(tx, results)
+        return results
+
+    async def verify_due(self, limit: int | None = None, progress: Callable[[int], None] | None = None) -> int:
+        """Verify stored and predicted addresses that were never verified, have aged, or are due a re-check."""
+        batch = self.settings.verify_background_batch
+        done, after = 0, ""
+        while limit is None or done < limit:
+            now = self.clock()
+            keys = await repository.due(self.db, now, self._cutoff(now), batch, after)
+            if not keys:
+                break
+            if limit is not None:
+                keys = keys[: limit - done]
+            await self.verify_many(keys, progress)
+            done += len(keys)
+            after = keys[-1]
+        return done
+
+    async def count_due(self) -> int:
+        now = self.clock()
+        return len(await repository.due(self.db, now, self._cutoff(now), 1_000_000))
+
+    async def email_verify(self, caller: Caller, ctx: RequestContext, req: VerifyRequest) -> Charged:
+        """``POST /email/verify``: charged per verdict; an unknown result, or text that is no address, is free."""
+        assert self.metering is not None
+
+        async def work() -> Work:
+            result = await self.verify(req.email)
+            verdict = result.status != "unknown" and result.reasons.get("syntax") == "ok"
+            items = (Item(None, "verify"),) if verdict else ()
+            return Work(result.as_dict(), items)
+
+        return await self.metering.charged(caller, ctx, {"email": req.email.lower()}, work)
+
+    async def run_background(self, interval_seconds: float = 10.0) -> None:
+        """Keep imported and predicted addresses verified; one worker at a time holds the lease."""
+        while True:
+            try:
+                async with self.db.transaction() as tx:
+                    holding = await repository.take_lease(
+                        tx, BACKGROUND_LEASE, self._holder, self.clock(), int(interval_seconds * 6_000)
+                    )
+                if holding:
+                    done = await self.verify_due(self.settings.verify_background_batch)
+                    if done:
+                        log.info("verified %d stored addresses in the background", done)
+                        continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background verification failed; retrying")
+            await asyncio.sleep(interval_seconds)

@@ -1,0 +1,169 @@
+"""Verifying addresses: syntax, lists, DNS, then SMTP, grouped by domain so each domain's mail servers
+are asked once per batch. Knows nothing of the database (``service`` stores what it finds)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from leadsmith.clock import now_ms
+from leadsmith.config import Settings
+from leadsmith.verification.mail_dns import MailDns, MailHosts
+from leadsmith.verification.rules import Address, Lists, Reply, Result, Status, parse_address, score_of, verdict
+from leadsmith.verification.smtp_probe import Probe, SmtpProber
+
+CATCH_ALL_CACHE_SECONDS = 24 * 3600.0
+
+
+class Verifier:
+    def __init__(
+        self,
+        dns: MailDns,
+        prober: SmtpProber | None,
+        lists: Lists,
+        *,
+        concurrency: int = 32,
+        recheck_ms: int = 15 * 60_000,
+        test_domains: bool = False,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.dns = dns
+        self.prober = prober
+        self.lists = lists
+        self.concurrency = concurrency
+        self.recheck_ms = recheck_ms
+        self.test_domains = test_domains
+        self.clock = clock
+        self._catch_all: dict[str, tuple[float, bool]] = {}
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> Verifier:
+        ehlo = s.smtp_ehlo_name or socket.getfqdn() or "localhost"
+        prober = (
+            SmtpProber(
+                port=s.smtp_port,
+                ehlo_name=ehlo,
+                mail_from=s.smtp_mail_from or f"verify@{ehlo}",
+                connect_timeout=s.smtp_connect_timeout_seconds,
+                command_timeout=s.smtp_command_timeout_seconds,
+                sessions_per_host=s.smtp_sessions_per_host,
+                recipients_per_session=s.smtp_recipients_per_session,
+            )
+            if s.smtp_probe
+            else None
+        )
+        lists = Lists.from_text(
+            disposable_allow=s.disposable_allow,
+            disposable_deny=s.disposable_deny,
+            webmail_allow=s.webmail_allow,
+            webmail_deny=s.webmail_deny,
+            role_allow=s.role_allow,
+            role_deny=s.role_deny,
+        )
+        return cls(
+            MailDns(s.dns_nameservers, s.dns_timeout_seconds),
+            prober,
+            lists,
+            concurrency=s.verify_concurrency,
+            recheck_ms=int(s.verify_recheck_minutes * 60_000),
+            test_domains=s.verify_test_domains,
+        )
+
+    async def verify(self, email: str) -> Result:
+        return (await self.verify_many([email]))[0]
+
+    async def verify_many(self, emails: Sequence[str], progress: Callable[[int], None] | None = None) -> list[Result]:
+        """One result per input, in order (a repeated address is verified once)."""
+        results: dict[str, Result] = {}
+        by_domain: defaultdict[str, list[tuple[Address, dict[str, Any]]]] = defaultdict(list)
+        parsed: list[Address | None] = []
+        seen: set[str] = set()
+        for text in emails:
+            address = parse_address(text, self.test_domains)
+            if isinstance(address, str):
+                parsed.append(None)
+                results[text] = self._result(text.strip(), "invalid", {"syntax": address})
+                continue
+            parsed.append(address)
+            if address.key in seen:
+                continue
+            seen.add(address.key)
+            reasons: dict[str, Any] = {
+                "syntax": "ok",
+                "role": self.lists.is_role(address.local),
+                "disposable": self.lists.is_disposable(address.domain),
+            }
+            reasons["webmail"] = not reasons["disposable"] and self.lists.is_webmail(address.domain)
+            if reasons["disposable"]:
+                results[address.key] = self._result(address.email, "disposable", reasons)
+            elif reasons["webmail"]:
+                results[address.key] = self._result(address.email, "webmail", reasons)
+            else:
+                by_domain[address.domain].append((address, reasons))
+        done = len(results)
+        if progress and done:
+            progress(done)
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one_domain(domain: str, items: list[tuple[Address, dict[str, Any]]]) -> None:
+            async with gate:
+                for r in await self._verify_domain(domain, items):
+                    results[r.email.lower()] = r
+            if progress:
+                progress(len(items))
+
+        await asyncio.gather(*(one_domain(d, items) for d, items in by_domain.items()))
+        return [results[a.key] if a is not None else results[t] for a, t in zip(parsed, emails, strict=True)]
+
+    async def _verify_domain(self, domain: str, items: list[tuple[Address, dict[str, Any]]]) -> list[Result]:
+        hosts = await self.dns.mail_hosts(domain)
+        for _, reasons in items:
+            reasons["mx"] = list(hosts.hosts) or None
+            reasons["dns"] = hosts.kind if not hosts.detail else f"{hosts.kind}: {hosts.detail}"
+        if hosts.undeliverable:
+            return [self._result(a.email, "invalid", r) for a, r in items]
+        if hosts.kind == "unknown":
+            return [self._result(a.email, "unknown", r) for a, r in items]
+        if self.prober is None:
+            for _, r in items:
+                r["smtp"] = None
+                r["smtp_skipped"] = "SMTP probing is disabled (LEADSMITH_SMTP_PROBE=false): verified to DNS level"
+            return [self._result(a.email, "unknown", r) for a, r in items]
+        return self._from_probe(items, await self._probe(domain, hosts, [a.email for a, _ in items]))
+
+    async def _probe(self, domain: str, hosts: MailHosts, addresses: list[str]) -> Probe:
+        assert self.prober is not None
+        now = time.monotonic()
+        cached = self._catch_all.get(domain)
+        known = cached[1] if cached and cached[0] > now else None
+        targets = []
+        for host in hosts.hosts:
+            targets += [(host, ip) for ip in (await self.dns.host_addresses(host))[:1]]
+        probe = await self.prober.probe(domain, targets, addresses, known)
+        if probe.catch_all is not None:
+            self._catch_all[domain] = (now + CATCH_ALL_CACHE_SECONDS, probe.catch_all)
+        return probe
+
+    def _from_probe(self, items: list[tuple[Address, dict[str, Any]]], probe: Probe) -> list[Result]:
+        out = []
+        for address, reasons in items:
+            answer = probe.answers[address.email]
+            smtp = answer.as_dict()
+            if answer.reply is Reply.FULL:
+                smtp["full"] = True
+            reasons["smtp"] = smtp
+            reasons["catch_all"] = probe.catch_all
+            status: Status = "unknown" if answer.error else verdict(answer.reply, probe.catch_all)
+            result = self._result(address.email, status, reasons)
+            if answer.reply is Reply.GREYLISTED or (answer.error and answer.error != "connection refused"):
+                result.recheck_at = result.verified_at + self.recheck_ms
+                reasons["recheck"] = "greylisted: asked again later" if not answer.error else "asked again later"
+            out.append(result)
+        return out
+
+    def _result(self, email: str, status: Status, reasons: dict[str, Any]) -> Result:
+        return Result(email, status, score_of(status, reasons), reasons, self.clock())
