@@ -178,8 +178,7 @@ class _Handler:
         return str(answer)
 
     async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.log.lock:
-            self.log.commands["QUIT"] += 1
+        await self._pause("QUIT")
         return "221 Bye"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:

@@ -43,10 +43,11 @@ class Probe:
 
 
 class _SessionFailed(Exception):
-    def __init__(self, reason: str, progressed: bool) -> None:
+    def __init__(self, reason: str, progressed: bool, address: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.progressed = progressed
+        self.address = address
 
 
 class SmtpProber:
@@ -83,27 +84,37 @@ class SmtpProber:
         """
         out = Probe(catch_all=catch_all)
         pending = list(dict.fromkeys(addresses))
-        failure = "no mail host"
-        for host, ip in hosts:
-            while pending:
-                try:
-                    async with self._hosts[host]:
-                        out.sessions += 1
-                        await self._session(host, ip, domain, pending, out)
-                except _SessionFailed as e:
-                    failure = e.reason
-                    if not e.progressed:
-                        break  # this host does not talk to us: the next one may
-                    if pending:  # the address being asked when the session broke gets the error
-                        out.answers[pending.pop(0)] = Answer(host, error=e.reason)
-            if not pending:
-                break
+        failures: list[str] = []
+
+        async def worker() -> None:
+            for host, ip in hosts:
+                while pending:
+                    try:
+                        async with self._hosts[host]:
+                            if not pending:
+                                return
+                            out.sessions += 1
+                            await self._session(host, ip, domain, pending, out)
+                    except _SessionFailed as e:
+                        failures.append(e.reason)
+                        if e.address is not None:  # the address being asked when the session broke
+                            out.answers[e.address] = Answer(host, error=e.reason)
+                        if not e.progressed:
+                            break  # this host does not talk to us: the next one may
+                if not pending:
+                    return
+
+        # As many sessions at once as the per-host limit allows, sharing the domain's addresses.
+        sessions = min(self.sessions_per_host, -(-len(pending) // self.recipients_per_session))
+        await asyncio.gather(*(worker() for _ in range(max(1, sessions))))
         for address in pending:
-            out.answers[address] = Answer(hosts[-1][0] if hosts else "", error=failure)
+            out.answers[address] = Answer(
+                hosts[-1][0] if hosts else "", error=failures[-1] if failures else "no mail host"
+            )
         return out
 
     async def _session(self, host: str, ip: str, domain: str, pending: list[str], out: Probe) -> None:
-        """One SMTP session; answered addresses are taken off ``pending``."""
+        """One SMTP session; each address it asks about is taken off ``pending``."""
         smtp = aiosmtplib.SMTP(
             hostname=ip,
             port=self.port,
@@ -113,6 +124,7 @@ class SmtpProber:
             use_tls=False,
         )
         progressed = False
+        current: str | None = None
         try:
             try:
                 await smtp.connect(timeout=self.connect_timeout)
@@ -137,12 +149,19 @@ class SmtpProber:
                 for _ in range(self.recipients_per_session):
                     if not pending:
                         break
-                    answer = await self._rcpt(smtp, host, pending[0])
+                    current = pending.pop(0)
+                    answer = await self._rcpt(smtp, host, current)
                     if answer.reply is Reply.TOO_MANY:
-                        return  # a fresh session takes it from here
-                    out.answers[pending.pop(0)] = answer
+                        pending.insert(0, current)  # a fresh session takes it from here
+                        current = None
+                        break
+                    out.answers[current] = answer
+                    current = None
             except (TimeoutError, aiosmtplib.SMTPException, OSError) as e:
-                raise _SessionFailed(_describe(e), progressed) from None
+                if current is not None and not progressed:
+                    pending.insert(0, current)
+                    current = None
+                raise _SessionFailed(_describe(e), progressed, current) from None
             with contextlib.suppress(TimeoutError, aiosmtplib.SMTPException, OSError):
                 await smtp.execute_command(b"QUIT")
         finally:

@@ -216,3 +216,13 @@ def test_parse_address_never_raises_and_is_idempotent(text: str) -> None:
         again = parse_address(parsed.email)
         assert not isinstance(again, str) and again.email == parsed.email
         assert parsed.domain == parsed.domain.lower()
+
+
+async def test_sessions_per_mx_host_never_exceed_the_limit(loopback: tuple[str, int, ServerLog]) -> None:
+    """Counted on the server side: 60 addresses at one domain open a handful of sessions, 2 at a time."""
+    with fake_smtp(scripted_rule(), delay=0.01) as (port, log):
+        v = make_verifier(loopback[0], port, smtp_sessions_per_host=2, smtp_recipients_per_session=10)
+        results = await v.verify_many([f"ok{i}@limit.test" for i in range(60)])
+    assert all(r.status == "valid" for r in results)
+    assert log.most_open == 2
+    assert log.sessions <= 8
