@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import socket
 import subprocess
@@ -122,6 +123,7 @@ def mail_env() -> dict[str, str]:
                 }
             )
             _STACKS.append(stack)
+            atexit.register(stack.close)
         return dict(_MAIL_FAKES)
 
 

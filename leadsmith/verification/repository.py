@@ -33,13 +33,17 @@ async def stored(db: Executor, key: str) -> Result | None:
     return Result(email, row.status, int(row.score), reasons, int(row.verified_at), row.recheck_at)
 
 
+_STATUS = Prepared(sa.select(verifications.c.status).where(verifications.c.address_key == sa.bindparam("k")))
+
+
 async def statuses(db: Executor, keys: Sequence[str]) -> dict[str, str]:
-    if not keys:
-        return {}
-    stmt = sa.select(verifications.c.address_key, verifications.c.status).where(
-        verifications.c.address_key.in_(list(keys))
-    )
-    return {r.address_key: r.status for r in await db.fetch_all(stmt)}
+    """The stored statuses of a few addresses (one prepared look-up each: cheaper than an IN list here)."""
+    out = {}
+    for key in keys:
+        row = await db.fetch_one(_STATUS, {"k": key})
+        if row is not None:
+            out[key] = str(row.status)
+    return out
 
 
 async def save(tx: Executor, results: Sequence[Result]) -> None:
