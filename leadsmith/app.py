@@ -6,11 +6,13 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
+from starlette.staticfiles import StaticFiles
 
 from leadsmith import __version__
 from leadsmith.access.auth import SECURITY_SCHEMES
@@ -21,8 +23,12 @@ from leadsmith.errors import install_error_handlers
 from leadsmith.http import JSONResponse
 from leadsmith.middleware import EdgeMiddleware
 from leadsmith.patterns.endpoints import router as patterns_router
+from leadsmith.portal.endpoints import router as portal_router
 from leadsmith.services import Services, ServicesDep
+from leadsmith.usage.recorder import totals as usage_totals
 from leadsmith.verification.endpoints import router as verification_router
+
+PORTAL_STATIC = Path(__file__).parent / "portal" / "static"
 
 DESCRIPTION = """\
 A self-hosted contact-enrichment API that speaks the Kaspr public API.
@@ -79,6 +85,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(contacts_router)
     app.include_router(patterns_router)
     app.include_router(verification_router)
+    app.include_router(portal_router)
+    app.mount("/portal/static", StaticFiles(directory=str(PORTAL_STATIC)), name="portal-static")
+
+    @app.get("/metrics", tags=["Operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def metrics(services: ServicesDep) -> Response:
+        await services.usage.flush()
+        text = services.usage.prometheus(await usage_totals(services.db))
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     @app.get("/healthz", tags=["Operations"], summary="Liveness: the process answers")
     async def healthz() -> Response:

@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
 
+    # The developer portal (see leadsmith/portal).
+    portal_signup_open: bool = Field(default=True, description="Whether anyone may sign up in the portal")
+    portal_signup_rate_limit: int | None = Field(
+        default=None, ge=1, description="Hourly limit of a new portal account (default: RATE_LIMIT_PER_HOUR)"
+    )
+    portal_session_days: float = Field(default=14, gt=0)
+    portal_login_attempts: int = Field(default=10, ge=1, description="Sign-in attempts per 15 min per IP and e-mail")
+
     # E-mail verification (see leadsmith/verification).
     cost_verify: int = Field(default=1, ge=0, description="Price of a verification that reaches a verdict")
     dns_nameservers: str = Field(

@@ -68,6 +68,7 @@ class EdgeMiddleware:
                 if hit is not None:
                     headers.extend(hit.headers())
                 message["headers"] = headers
+                self._record(scope, state, message["status"], headers)
             await send(message)
 
         try:
@@ -75,6 +76,26 @@ class EdgeMiddleware:
         except _TooLarge:
             if not started:
                 await self._refuse(send)
+
+    @staticmethod
+    def _record(scope: Scope, state: dict[str, Any], status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        """Count the request for usage and /metrics (in memory; written out every few seconds)."""
+        services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+        if services is None:
+            return
+        charged = 0
+        for key, value in headers:
+            if key == b"decreased-credits":
+                charged = int(value) if value.isdigit() else 0
+        caller = state.get("caller")
+        services.usage.record(
+            scope["path"],
+            status,
+            time.perf_counter() - state["started"],
+            caller.account_id if caller is not None else None,
+            caller.key_id if caller is not None else None,
+            charged,
+        )
 
     async def _refuse(self, send: Send) -> None:
         body = orjson.dumps(

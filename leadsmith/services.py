@@ -21,8 +21,22 @@ from leadsmith.metering.counters import (
 )
 from leadsmith.metering.service import MeteringService
 from leadsmith.patterns.service import PatternService
+from leadsmith.portal.service import PortalService
+from leadsmith.usage.recorder import UsageRecorder
 from leadsmith.verification.service import VerificationService
 from leadsmith.verification.verifier import Verifier
+
+# The paths usage is counted under by name; anything else is counted as "other".
+API_ENDPOINTS = frozenset(
+    {
+        "/keys/verifyKey",
+        "/profile/profile",
+        "/company/domainPattern",
+        "/company/domainEmployees",
+        "/company/emailFinder",
+        "/email/verify",
+    }
+)
 
 
 def open_counters(settings: Settings, db: Database) -> Counters:
@@ -46,6 +60,8 @@ class Services:
     contacts: ContactsService
     patterns: PatternService
     verification: VerificationService
+    usage: UsageRecorder
+    portal: PortalService
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -58,19 +74,23 @@ class Services:
         counters = open_counters(settings, db)
         metering = MeteringService(db, settings, counters)
         patterns = PatternService(db, metering=metering)
+        access = AccessService(db, settings)
         return cls(
             settings=settings,
             db=db,
             counters=counters,
-            access=AccessService(db, settings),
+            access=access,
             metering=metering,
             contacts=ContactsService(db, settings, metering, patterns),
             patterns=patterns,
             verification=VerificationService(db, Verifier.from_settings(settings), settings, metering),
+            usage=UsageRecorder(db, API_ENDPOINTS),
+            portal=PortalService(db, settings, access, counters),
         )
 
     def start_background(self) -> None:
         self._tasks.append(asyncio.create_task(self.access.run_flusher()))
+        self._tasks.append(asyncio.create_task(self.usage.run_flusher()))
         if self.settings.verify_background:
             self._tasks.append(asyncio.create_task(self.verification.run_background()))
 
@@ -80,6 +100,7 @@ class Services:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.access.flush_last_used()
+        await self.usage.flush()
         await self.counters.close()
         await self.db.close()
 

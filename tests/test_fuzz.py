@@ -24,6 +24,7 @@ OPERATIONS = [
     ("POST", "/email/verify"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    ("GET", "/metrics"),
 ]
 
 

@@ -42,6 +42,7 @@ async def authenticate(request: Request) -> Call:
     hit = await services.metering.hit(caller)
     state = request.state
     state.rate = hit
+    state.caller = caller
     if not hit.allowed:
         seconds = max(1, -(-hit.reset_ms // 1000))
         raise RateLimited(

@@ -220,3 +220,25 @@ leases = sa.Table(
     sa.Column("holder", sa.String(64), nullable=False),
     sa.Column("expires_at", Ms, nullable=False),
 )
+
+portal_sessions = sa.Table(
+    "portal_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("account_id", Id, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("created_at", Ms, nullable=False),
+    sa.Column("expires_at", Ms, nullable=False, index=True),
+)
+
+usage_hourly = sa.Table(
+    "usage_hourly",
+    metadata,
+    sa.Column("account_id", Id, nullable=False),
+    sa.Column("key_id", Id, nullable=False),
+    sa.Column("hour", Ms, nullable=False),
+    sa.Column("endpoint", sa.String(64), nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Column("credits", sa.BigInteger, nullable=False, server_default="0"),
+    sa.PrimaryKeyConstraint("account_id", "key_id", "hour", "endpoint", "status"),
+)

@@ -27,6 +27,10 @@ class Counters(Protocol):
     name: str
 
     async def hit(self, key: str, window_ms: int, now_ms: int) -> Window: ...
+    async def peek(self, key: str, window_ms: int, now_ms: int) -> Window:
+        """The window's count so far, without counting (0 when it has expired or never began)."""
+        ...
+
     async def ping(self) -> None: ...
     async def close(self) -> None: ...
 
@@ -48,6 +52,12 @@ class MemoryCounters:
                 self._windows = {k: v for k, v in self._windows.items() if v[0] + window_ms > now_ms}
         count += 1
         self._windows[key] = (start, count)
+        return Window(count, start + window_ms - now_ms)
+
+    async def peek(self, key: str, window_ms: int, now_ms: int) -> Window:
+        start, count = self._windows.get(key, (0, 0))
+        if start + window_ms <= now_ms:
+            return Window(0, window_ms)
         return Window(count, start + window_ms - now_ms)
 
     async def close(self) -> None:
@@ -77,6 +87,14 @@ class DatabaseCounters:
             row = await tx.fetch_one(stmt)
         assert row is not None
         return Window(int(row.count), int(row.window_start) + window_ms - now_ms)
+
+    async def peek(self, key: str, window_ms: int, now_ms: int) -> Window:
+        row = await self.db.fetch_one(
+            sa.select(rate_windows.c.count.label("n"), rate_windows.c.window_start).where(rate_windows.c.key == key)
+        )
+        if row is None or int(row.window_start) + window_ms <= now_ms:
+            return Window(0, window_ms)
+        return Window(int(row.n), int(row.window_start) + window_ms - now_ms)
 
     async def close(self) -> None:
         return None
@@ -122,6 +140,20 @@ class RedisCounters:
                 "rate_limiter_unavailable",
                 "the rate limiter cannot be reached; retry shortly",
             ) from exc
+        return Window(int(count), int(ttl))
+
+    async def peek(self, key: str, window_ms: int, now_ms: int) -> Window:
+        from redis.exceptions import RedisError
+
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.get(self.prefix + key)
+                pipe.pttl(self.prefix + key)
+                count, ttl = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise coded(ServiceUnavailable, "rate_limiter_unavailable", "the rate limiter cannot be reached") from exc
+        if count is None or int(ttl) < 0:
+            return Window(0, window_ms)
         return Window(int(count), int(ttl))
 
     async def ping(self) -> None:

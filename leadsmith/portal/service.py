@@ -1,0 +1,146 @@
+"""The developer portal's rules: sign-up, sign-in (rate-limited, no account enumeration), sessions,
+keys and what the dashboard shows. Only ever the signed-in account's own data."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from leadsmith.access import repository as access_repository
+from leadsmith.access.schemas import Account, CreatedKey, KeyInfo
+from leadsmith.access.service import AccessService
+from leadsmith.clock import Clock, now_ms
+from leadsmith.config import Settings
+from leadsmith.db.database import Database
+from leadsmith.errors import BadRequest, Conflict, Forbidden, RateLimited, Unauthorized, coded
+from leadsmith.metering import repository as metering_repository
+from leadsmith.metering.counters import Counters
+from leadsmith.portal import repository
+from leadsmith.portal.security import check_password, hash_password, new_token, password_problem, token_hash
+from leadsmith.usage import recorder as usage
+
+_DAY_MS = 86_400_000
+LOGIN_WINDOW_MS = 15 * 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class KeyState:
+    info: KeyInfo
+    used: int
+    limit: int
+    reset_ms: int
+
+
+@dataclass
+class PortalService:
+    db: Database
+    settings: Settings
+    access: AccessService
+    counters: Counters
+    clock: Clock = now_ms
+
+    async def sign_up(self, email: str, password: str, client: str) -> None:
+        """Create an account (its keys are created on the dashboard, where each is shown once). An address
+        already registered is not revealed: the caller shows the same page either way."""
+        if not self.settings.portal_signup_open:
+            raise coded(Forbidden, "signup_closed", "sign-up is closed on this server; ask its operator for an account")
+        problem = password_problem(password)
+        if problem:
+            raise coded(BadRequest, "weak_password", problem)
+        await self._throttle("signup-ip", client, per_ip=True)
+        try:
+            async with self.db.transaction() as tx:
+                await self.access.create_account(
+                    tx,
+                    email,
+                    credits_=self.settings.signup_credits,
+                    rate_limit=self.settings.portal_signup_rate_limit,
+                    password_hash=hash_password(password),
+                )
+        except Conflict:
+            return  # same answer as a new account: no enumeration
+
+    async def sign_in(self, email: str, password: str, client: str) -> str:
+        """A new session token for a right e-mail and password; one message for every failure."""
+        await self._throttle("login-ip", client, per_ip=True)
+        await self._throttle("login-email", email.strip().lower())
+        found = await repository.password_hash(self.db, email.strip())
+        ok = check_password(found[1] if found else None, password)
+        if not found or not ok:
+            raise coded(Unauthorized, "bad_credentials", "wrong e-mail or password")
+        if found[2]:
+            raise coded(Forbidden, "account_disabled", "this account is disabled")
+        token = new_token()
+        now = self.clock()
+        async with self.db.transaction() as tx:
+            await repository.add_session(
+                tx, token_hash(token), found[0], now, now + int(self.settings.portal_session_days * _DAY_MS)
+            )
+        return token
+
+    async def _throttle(self, kind: str, who: str, per_ip: bool = False) -> None:
+        """At most ``portal_login_attempts`` per 15 minutes per e-mail, ten times that per IP address
+        (many people may share one)."""
+        limit = self.settings.portal_login_attempts * (10 if per_ip else 1)
+        window = await self.counters.hit(f"portal:{kind}:{who}", LOGIN_WINDOW_MS, self.clock())
+        if window.count > limit:
+            minutes = max(1, -(-window.reset_ms // 60_000))
+            raise RateLimited(
+                f"too many attempts; try again in {minutes} minute(s)", headers={"Retry-After": str(minutes * 60)}
+            )
+
+    async def session(self, token: str | None) -> Account | None:
+        if not token:
+            return None
+        account_id = await repository.session_account(self.db, token_hash(token), self.clock())
+        if account_id is None:
+            return None
+        account = await access_repository.account_by_id(self.db, account_id)
+        return account if account is not None and not account.disabled else None
+
+    async def sign_out(self, token: str | None) -> None:
+        if token:
+            async with self.db.transaction() as tx:
+                await repository.end_session(tx, token_hash(token))
+
+    async def create_key(self, account: Account, name: str) -> CreatedKey:
+        async with self.db.transaction() as tx:
+            return await self.access.create_key(tx, account.id, name)
+
+    async def revoke_key(self, account: Account, key_id: int) -> KeyInfo:
+        """Only a key of this account: another account's id is "not found", like a key that does not exist."""
+        async with self.db.transaction() as tx:
+            return await self.access.revoke_key(tx, account.id, str(key_id))
+
+    async def keys(self, account: Account) -> list[KeyState]:
+        now = self.clock()
+        window_ms = self.settings.rate_window_seconds * 1000
+        limit = account.rate_limit or self.settings.rate_limit_per_hour
+        out = []
+        for info in await self.access.keys_of(self.db, account.id):
+            w = await self.counters.peek(f"key:{info.id}", window_ms, now)
+            out.append(KeyState(info, w.count, limit, w.reset_ms))
+        return out
+
+    async def dashboard(self, account: Account, days: int = 7) -> dict[str, Any]:
+        now = self.clock()
+        since = (now - days * _DAY_MS) // usage.HOUR_MS * usage.HOUR_MS
+        rows = await usage.by_hour(self.db, account.id, since)
+        hours = list(range(since, now // usage.HOUR_MS * usage.HOUR_MS + 1, usage.HOUR_MS))
+        by_hour: defaultdict[int, dict[str, int]] = defaultdict(lambda: {"ok": 0, "error": 0})
+        table: defaultdict[tuple[str, int], int] = defaultdict(int)
+        for hour, endpoint, status, n in rows:
+            by_hour[hour]["ok" if status < 400 else "error"] += n
+            table[endpoint, status] += n
+        series = [{"hour": h, **by_hour[h]} for h in hours]
+        ledger = await metering_repository.ledger_of(self.db, account.id, 50)
+        return {
+            "balance": await metering_repository.balance(self.db, account.id),
+            "series": series,
+            "peak": max([1, *(p["ok"] + p["error"] for p in series)]),
+            "by_endpoint": sorted(((e, s, n) for (e, s), n in table.items()), key=lambda r: (r[0], r[1])),
+            "total": sum(n for _, _, _, n in rows),
+            "ledger": ledger,
+            "days": days,
+        }

@@ -1,0 +1,42 @@
+// A little help where it matters: copy a new key, switch example tabs (keyboard too), confirm revocation.
+document.addEventListener("click", (event) => {
+  const copy = event.target.closest("[data-copy]");
+  if (copy) {
+    const text = document.getElementById(copy.dataset.copy).textContent.trim();
+    navigator.clipboard?.writeText(text).then(() => { copy.textContent = "Copied"; }, () => {});
+  }
+  const tab = event.target.closest('[role="tab"]');
+  if (tab) select(tab);
+});
+
+document.addEventListener("keydown", (event) => {
+  const tab = event.target.closest?.('[role="tab"]');
+  if (!tab || !["ArrowLeft", "ArrowRight", "Home", "End"].includes(event.key)) return;
+  const tabs = [...tab.parentElement.querySelectorAll('[role="tab"]')];
+  let i = tabs.indexOf(tab);
+  if (event.key === "ArrowLeft") i = (i - 1 + tabs.length) % tabs.length;
+  if (event.key === "ArrowRight") i = (i + 1) % tabs.length;
+  if (event.key === "Home") i = 0;
+  if (event.key === "End") i = tabs.length - 1;
+  select(tabs[i]);
+  tabs[i].focus();
+  event.preventDefault();
+});
+
+function select(tab) {
+  // Every example block on the page follows the chosen language.
+  const lang = tab.dataset.lang;
+  for (const group of document.querySelectorAll("[data-tabs]")) {
+    for (const t of group.querySelectorAll('[role="tab"]')) {
+      const on = t.dataset.lang === lang;
+      t.setAttribute("aria-selected", on ? "true" : "false");
+      t.tabIndex = on ? 0 : -1;
+    }
+    for (const p of group.querySelectorAll('[role="tabpanel"]')) p.hidden = p.dataset.lang !== lang;
+  }
+}
+
+document.addEventListener("submit", (event) => {
+  const message = event.target.dataset.confirm;
+  if (message && !window.confirm(message)) event.preventDefault();
+});
