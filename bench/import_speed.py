@@ -1,0 +1,125 @@
+"""Bulk import at scale: generate an N-person CSV, import it on SQLite and on PostgreSQL, then import
+it again (which must change nothing). Prints seconds, rows/s, peak memory of the import process, and
+the ratio to a baseline from the same run: reading the same file with the csv module and nothing else.
+
+    python bench/import_speed.py [--people 1000000] [--backends sqlite,postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support import base_env, temporary_database
+
+FIRST = (
+    "James Mary John Patricia Robert Jennifer Michael Linda William Elizabeth David Barbara Richard Susan Joseph "
+    "Jessica Thomas Sarah Charles Karen Wei Li Hiroshi Yuki Olga Ivan Ana Jose Lucia Mateo Sofia Ahmed Fatima "
+    "Lars Ingrid Pierre Camille Hans Greta Priya Arjun Chen Mei Kwame Amara Noah Emma Liam Olivia"
+).split()
+LAST = (
+    "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez Gonzalez Wilson "
+    "Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White Harris Sanchez Clark Ramirez Lewis "
+    "Robinson Walker Young Allen King Wright Scott Torres Nguyen Hill Flores Green Adams Nelson Baker Hall Rivera "
+    "Campbell Mitchell Carter Roberts Muller Schmidt Dubois Rossi Tanaka Suzuki Kowalski Novak Larsen Berg"
+).split()
+TITLES = ("Engineer", "Account Executive", "Recruiter", "VP Sales", "Data Analyst", "Product Manager", "CTO")
+CITIES = ("Paris, France", "Berlin, Germany", "New York, United States", "London, United Kingdom", "Tokyo, Japan")
+PATTERNS = ("{f}.{l}", "{f0}{l}", "{f}", "{f}_{l}")
+
+
+def generate(path: Path, n: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    domains = [f"company{i}.com" for i in range(max(1, n // 500))]
+    style = {d: PATTERNS[i % len(PATTERNS)] for i, d in enumerate(domains)}
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["name", "email", "linkedin", "phone", "title", "company", "domain", "location"])
+        for i in range(n):
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            domain = domains[i % len(domains)]
+            local = style[domain].format(f=first.lower(), l=last.lower(), f0=first[0].lower())
+            email = f"{local}{i}@{domain}" if rng.random() < 0.9 else ""
+            phone = f"+1 415 {rng.randrange(200, 999)} {rng.randrange(1000, 9999)}" if rng.random() < 0.5 else ""
+            w.writerow(
+                [
+                    f"{first} {last}",
+                    email,
+                    f"https://www.linkedin.com/in/{first.lower()}-{last.lower()}-{i:x}",
+                    phone,
+                    rng.choice(TITLES),
+                    domain.split(".")[0].title(),
+                    domain,
+                    rng.choice(CITIES),
+                ]
+            )
+
+
+def read_only(path: Path) -> float:
+    t = time.perf_counter()
+    with path.open(newline="") as f:
+        for _ in csv.reader(f):
+            pass
+    return time.perf_counter() - t
+
+
+def run_import(env: dict[str, str], path: Path) -> tuple[float, int, str]:
+    """Seconds, the import process's peak RSS (MB), and its summary output."""
+    code = (
+        "import resource, sys\n"
+        "from leadsmith.cli import main\n"
+        "try:\n    main()\n"
+        "finally:\n"
+        "    print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    )
+    t = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code, "import", str(path)], env=env, capture_output=True, text=True, check=False
+    )
+    elapsed = time.perf_counter() - t
+    if done.returncode != 0:
+        raise SystemExit(done.stdout + done.stderr)
+    peak = int(re.search(r"PEAK_RSS_KB (\d+)", done.stderr).group(1)) // 1024  # type: ignore[union-attr]
+    return elapsed, peak, done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--people", type=int, default=1_000_000)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "people.csv"
+        t = time.perf_counter()
+        generate(data, args.people)
+        print(
+            f"generated {args.people:,} people ({data.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f} s"
+        )
+        base = read_only(data)
+        print(f"baseline: reading the file with the csv module only: {base:.2f} s")
+        print(f"{'backend':<10} {'run':<8} {'seconds':>8} {'rows/s':>9} {'peak MB':>8} {'ratio':>6}  summary")
+        for backend in args.backends.split(","):
+            os.environ["LEADSMITH_TEST_DATABASE"] = backend
+            with temporary_database(Path(tmp)) as url:
+                env = base_env(url)
+                for run in ("first", "again"):
+                    seconds, peak, out = run_import(env, data)
+                    summary = " ".join(out.split())[:110]
+                    print(
+                        f"{backend:<10} {run:<8} {seconds:>8.1f} {args.people / seconds:>9.0f} {peak:>8} "
+                        f"{seconds / base:>6.1f}  {summary}"
+                    )
+
+
+if __name__ == "__main__":
+    main()
