@@ -11,6 +11,8 @@ lock upgrade. PostgreSQL runs through SQLAlchemy's AsyncEngine on asyncpg.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections import namedtuple
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -193,6 +195,36 @@ class SqliteDatabase(_SyncExecutor):
         self._writer = self._writer_engine.connect()
         super().__init__(self._reader_engine.connect().execution_options(isolation_level="AUTOCOMMIT"))
         self._write_lock = asyncio.Lock()
+        self._path = path
+        self._checkpointer: asyncio.Task[None] | None = None
+
+    def start_checkpointer(self, every_seconds: float = 1.0) -> None:
+        """Checkpoint the WAL from a worker thread on its own connection, so no request waits for it
+        (by default the commit that fills the WAL checkpoints it, fsync included, on the event loop)."""
+        if self._path is not None and self._checkpointer is None:
+            for conn in (self._conn, self._writer):
+                raw = conn.connection.driver_connection  # not through SQLAlchemy: no transaction begins
+                assert raw is not None
+                raw.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = asyncio.create_task(self._checkpoint_loop(every_seconds))
+
+    async def _checkpoint_loop(self, every_seconds: float) -> None:
+        assert self._path is not None
+        path = str(self._path)
+
+        def checkpoint() -> None:
+            conn = sqlite3.connect(path, timeout=1.0, check_same_thread=False)
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                conn.close()
+
+        while True:
+            await asyncio.sleep(every_seconds)
+            try:
+                await asyncio.to_thread(checkpoint)
+            except sqlite3.Error:
+                continue  # busy: the next round takes it
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SyncExecutor]:
@@ -209,6 +241,10 @@ class SqliteDatabase(_SyncExecutor):
         self._conn.exec_driver_sql("SELECT 1")
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointer
         self._conn.close()
         self._writer.close()
         self._reader_engine.dispose()
