@@ -114,7 +114,10 @@ def main() -> None:
                 env = base_env(url)
                 for run in ("first", "again"):
                     seconds, peak, out = run_import(env, data)
-                    summary = " ".join(out.split())[:110]
+                    counts = dict(re.findall(r"│ ([a-z ]+?)\s+│\s+(\d+)\s+│", out))
+                    summary = ", ".join(
+                        f"{k} {counts.get(k, '?')}" for k in ("people created", "people updated", "emails added")
+                    )
                     print(
                         f"{backend:<10} {run:<8} {seconds:>8.1f} {args.people / seconds:>9.0f} {peak:>8} "
                         f"{seconds / base:>6.1f}  {summary}"

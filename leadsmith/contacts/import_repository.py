@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from leadsmith.db.database import Executor, upsert
+from leadsmith.db.database import Database, Executor, upsert
 from leadsmith.db.tables import companies, emails, people, phones
 
 _CHUNK = 500
@@ -136,3 +136,12 @@ async def insert_phones(tx: Executor, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         stmt = upsert(tx.dialect, phones).on_conflict_do_nothing(index_elements=[phones.c.person_id, phones.c.e164])
         await tx.execute(stmt, rows)
+
+
+async def analyze(db: Database) -> None:
+    """Refresh the query planner's statistics after a bulk load (without them, PostgreSQL plans the
+    pattern refresh's joins for empty tables: nested loops over sequential scans)."""
+    if db.dialect == "postgresql":
+        await db.execute(sa.text("ANALYZE people, emails, phones, companies"))
+    else:
+        await db.execute(sa.text("PRAGMA optimize"))

@@ -225,6 +225,7 @@ class ImportService:
     ) -> ImportSummary:
         total = ImportSummary()
         iterator = iter(items)
+        next_analyze = 4 * self.batch_size
         while batch := list(islice(iterator, self.batch_size)):
             records = [r for r in batch if isinstance(r, Record)]
             errors = [r for r in batch if isinstance(r, RowError)]
@@ -235,6 +236,12 @@ class ImportService:
             total.add(summary)
             if on_batch is not None:
                 on_batch(summary)
+            if total.rows >= next_analyze:
+                # The planner's statistics must keep up with tables that grow from nothing in one import.
+                await repo.analyze(self.db)
+                next_analyze *= 4
+        if total.changed:
+            await repo.analyze(self.db)
         if self.patterns is not None and total.domains:
             total.patterns_refreshed = await self.patterns.refresh(total.domains)
         return total
