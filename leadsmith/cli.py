@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import orjson
 import typer
+import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -71,6 +73,25 @@ def _run(settings: Settings, body: Callable[[Database], Awaitable[T]]) -> T:
         raise typer.Exit(1) from None
 
 
+class _ServerConfig(uvicorn.Config):
+    """uvicorn's configuration, with a listening socket that keeps TCP_NODELAY on its connections.
+
+    With several workers uvicorn binds the shared socket itself as ``socket.socket(family)``, whose
+    protocol number is 0; asyncio sets TCP_NODELAY only on sockets whose protocol is TCP, so every
+    response met Nagle's algorithm and the client's delayed ACK: 44 ms per request (measured with a
+    trivial ASGI app: 14,000 req/s with one worker, 90 with two). Re-opening the descriptor lets Python
+    read the real protocol, and TCP_NODELAY on the listening socket is inherited by accepted ones.
+    """
+
+    def bind_socket(self) -> socket.socket:
+        sock = super().bind_socket()
+        if sock.family not in (socket.AF_INET, socket.AF_INET6):
+            return sock
+        fixed = socket.socket(fileno=sock.detach())
+        fixed.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return fixed
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default LEADSMITH_HOST or 127.0.0.1)")] = None,
@@ -79,8 +100,6 @@ def serve(
     demo: Annotated[bool, typer.Option("--demo", help="Load the demo data and print a demo API key first")] = False,
 ) -> None:
     """Run the API server (migrating the database first)."""
-    import uvicorn
-
     if workers is not None:
         os.environ["LEADSMITH_WORKERS"] = str(workers)
     get_settings.cache_clear()
@@ -94,7 +113,7 @@ def serve(
         f"leadsmith on http://{bind_host}:{bind_port}  (docs: /docs, {settings.workers} worker(s), "
         f"counters: {settings.counters_backend()})"
     )
-    uvicorn.run(
+    config = _ServerConfig(
         "leadsmith.app:create_app",
         factory=True,
         host=bind_host,
@@ -106,6 +125,12 @@ def serve(
         log_level=settings.log_level,
         proxy_headers=True,
     )
+    if settings.workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+    else:
+        uvicorn.Server(config).run()
 
 
 @app.command("migrate")

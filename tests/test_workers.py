@@ -94,3 +94,19 @@ def test_unreachable_redis_fails_closed(database_url: str, demo_key: str, sessio
         assert ready.json()["database"] == "ok" and ready.json()["counters"].startswith("unavailable")
     finally:
         srv.stop()
+
+
+def test_the_shared_listening_socket_keeps_nagle_off() -> None:
+    """With several workers the listening socket is ours: TCP protocol and TCP_NODELAY, inherited by every
+    accepted connection (uvicorn's own gave 44 ms per response: Nagle against the client's delayed ACK)."""
+    import socket
+
+    from leadsmith.cli import _ServerConfig
+
+    config = _ServerConfig("leadsmith.app:create_app", factory=True, host="127.0.0.1", port=0, workers=2)
+    sock = config.bind_socket()
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        sock.close()
