@@ -24,6 +24,7 @@ from common import HEADER, base_env, cli, start_server, wrk
 
 from leadsmith.db.database import open_database
 from leadsmith.db.tables import companies, people
+from tests.support import REDIS_URL, temporary_database
 
 
 async def linkedin_ids(url: str) -> list[str]:
@@ -71,11 +72,17 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--quiet-connections", type=int, default=4, help="a second finder run at low concurrency")
+    parser.add_argument(
+        "--backend", choices=["sqlite", "postgres"], default="sqlite", help="postgres: PostgreSQL and Redis counters"
+    )
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        url = os.environ.get("LEADSMITH_DATABASE_URL") or f"sqlite:///{tmp}/bench.db"
-        env = base_env(url, LEADSMITH_RATE_LIMIT_PER_HOUR="100000000", LEADSMITH_SIGNUP_CREDITS="100000000")
+    os.environ["LEADSMITH_TEST_DATABASE"] = args.backend
+    with tempfile.TemporaryDirectory() as tmp, temporary_database(Path(tmp)) as url:
+        extra = {"LEADSMITH_RATE_LIMIT_PER_HOUR": "100000000", "LEADSMITH_SIGNUP_CREDITS": "100000000"}
+        if args.backend == "postgres":
+            extra |= {"LEADSMITH_REDIS_URL": REDIS_URL, "LEADSMITH_REDIS_PREFIX": f"bench-{os.getpid()}:"}
+        env = base_env(url, **extra)
         cli(env, "demo")
         key = cli(env, "accounts", "create", f"bench-{os.getpid()}@leadsmith.local").stdout.strip().splitlines()[-1]
         ids = asyncio.run(linkedin_ids(url))
@@ -110,7 +117,7 @@ def main() -> None:
             server.stop()
     print(
         f"{args.workers} worker(s), {args.connections} connections, {args.seconds} s each, "
-        f"{len(ids)} leads, {url.split(':')[0]}"
+        f"{len(ids)} leads, {args.backend}{' + redis' if args.backend == 'postgres' else ''}"
     )
     print(HEADER)
     print(noop.row())
