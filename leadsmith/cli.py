@@ -102,6 +102,10 @@ def serve(
     """Run the API server (migrating the database first)."""
     if workers is not None:
         os.environ["LEADSMITH_WORKERS"] = str(workers)
+    if demo:
+        # The demo's companies are made up, but their domains may be someone's: do not probe their mail
+        # servers from here unless asked to (LEADSMITH_VERIFY_BACKGROUND=true).
+        os.environ.setdefault("LEADSMITH_VERIFY_BACKGROUND", "false")
     get_settings.cache_clear()
     settings = _settings()
     if demo:
