@@ -94,6 +94,7 @@ class Services:
             start_checkpointer()
         self._tasks.append(asyncio.create_task(self.access.run_flusher()))
         self._tasks.append(asyncio.create_task(self.usage.run_flusher()))
+        self._tasks.append(asyncio.create_task(self.metering.run_purger()))
         if self.settings.verify_background:
             self._tasks.append(asyncio.create_task(self.verification.run_background()))
 

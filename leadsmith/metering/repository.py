@@ -236,3 +236,8 @@ async def store_response(
         where=idempotency.c.created_at < since,
     ).returning(idempotency.c.key)
     return await db.fetch_one(stmt) is not None
+
+
+async def purge_responses(db: Executor, before: int) -> int:
+    """Forget stored responses older than ``before`` (they no longer answer retries anyway)."""
+    return await db.execute(sa.delete(idempotency).where(idempotency.c.created_at < before))

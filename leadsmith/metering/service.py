@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +19,8 @@ from leadsmith.errors import BadRequest, Conflict, coded
 from leadsmith.metering import credits, repository
 from leadsmith.metering.counters import Counters
 from leadsmith.metering.schemas import Charged, Hit, Work
+
+log = logging.getLogger("leadsmith.metering")
 
 _DAY_MS = 86_400_000
 
@@ -65,6 +69,23 @@ class MeteringService:
             remaining=max(0, caller.rate_limit - window.count),
             reset_ms=max(0, window.reset_ms),
         )
+
+    async def purge_idempotency(self) -> int:
+        """Delete stored responses past their time-to-live; returns how many."""
+        before = self.clock() - int(self.settings.idempotency_ttl_hours * 3_600_000)
+        async with self.db.transaction() as tx:
+            return await repository.purge_responses(tx, before)
+
+    async def run_purger(self, every_seconds: float = 600.0) -> None:
+        """Keep the idempotency table to its time-to-live (any worker may do it: the delete is idempotent)."""
+        while True:
+            await asyncio.sleep(every_seconds)
+            try:
+                await self.purge_idempotency()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the next round retries; the error is logged
+                log.exception("could not purge expired idempotency keys")
 
     async def charged(
         self,
