@@ -42,6 +42,12 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
 
 
+def _client(request: Request) -> str:
+    """The address sign-in and sign-up attempts are counted against (the proxy's X-Forwarded-For is
+    honoured by uvicorn's proxy_headers, for trusted proxies only)."""
+    return request.client.host if request.client else "unknown"
+
+
 def _basis(request: Request) -> str | None:
     return request.cookies.get(SESSION) or request.cookies.get(PRE_SESSION)
 
@@ -108,8 +114,7 @@ async def signup_page(request: Request) -> Response:
 async def signup(request: Request) -> Response:
     try:
         form = await _form(request)
-        client = request.client.host if request.client else "unknown"
-        await _portal(request).sign_up(form.get("email", ""), form.get("password", ""), client)
+        await _portal(request).sign_up(form.get("email", ""), form.get("password", ""), _client(request))
     except _CsrfRefused:
         return _csrf_refused(request)
     except LeadsmithError as e:
@@ -127,8 +132,7 @@ async def login_page(request: Request) -> Response:
 async def login(request: Request) -> Response:
     try:
         form = await _form(request)
-        client = request.client.host if request.client else "unknown"
-        token = await _portal(request).sign_in(form.get("email", ""), form.get("password", ""), client)
+        token = await _portal(request).sign_in(form.get("email", ""), form.get("password", ""), _client(request))
     except _CsrfRefused:
         return _csrf_refused(request)
     except LeadsmithError as e:
