@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from leadsmith.access.schemas import Caller
-from leadsmith.clock import Clock, now_ms
+from leadsmith.clock import DAY_MS, HOUR_MS, Clock, now_ms
 from leadsmith.config import Settings
 from leadsmith.db.database import Database
 from leadsmith.errors import BadRequest, Conflict, coded
@@ -21,8 +21,6 @@ from leadsmith.metering.counters import Counters
 from leadsmith.metering.schemas import Charged, Hit, Work
 
 log = logging.getLogger("leadsmith.metering")
-
-_DAY_MS = 86_400_000
 
 
 class _Replay(Exception):
@@ -70,9 +68,13 @@ class MeteringService:
             reset_ms=max(0, window.reset_ms),
         )
 
+    def _idempotency_since(self, now: int) -> int:
+        """Stored responses older than this answer no retry."""
+        return now - int(self.settings.idempotency_ttl_hours * HOUR_MS)
+
     async def purge_idempotency(self) -> int:
         """Delete stored responses past their time-to-live; returns how many."""
-        before = self.clock() - int(self.settings.idempotency_ttl_hours * 3_600_000)
+        before = self._idempotency_since(self.clock())
         async with self.db.transaction() as tx:
             return await repository.purge_responses(tx, before)
 
@@ -99,7 +101,7 @@ class MeteringService:
         With an idempotency key, a request already answered gets its first response back, free.
         """
         now = self.clock()
-        idem_since = now - int(self.settings.idempotency_ttl_hours * 3_600_000)
+        idem_since = self._idempotency_since(now)
         request_hash = fingerprint(ctx.endpoint, params) if ctx.idempotency_key else ""
         if ctx.idempotency_key:
             replay = await self._replay(caller, ctx.idempotency_key, request_hash, idem_since)
@@ -108,7 +110,7 @@ class MeteringService:
 
         result = await work()
         body = orjson.dumps(result.payload)
-        fresh_since = now - int(self.settings.reveal_window_days * _DAY_MS)
+        fresh_since = now - int(self.settings.reveal_window_days * DAY_MS)
         if not ctx.idempotency_key:
             balance, fresh = await repository.balance_and_fresh(self.db, caller.account_id, result.items, fresh_since)
             if all((i.person_id, i.kind) in fresh for i in result.items):

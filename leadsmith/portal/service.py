@@ -10,7 +10,7 @@ from typing import Any
 from leadsmith.access import repository as access_repository
 from leadsmith.access.schemas import Account, CreatedKey, KeyInfo
 from leadsmith.access.service import AccessService
-from leadsmith.clock import Clock, now_ms
+from leadsmith.clock import DAY_MS, HOUR_MS, Clock, now_ms
 from leadsmith.config import Settings
 from leadsmith.db.database import Database
 from leadsmith.errors import BadRequest, Conflict, Forbidden, RateLimited, Unauthorized, coded
@@ -20,7 +20,6 @@ from leadsmith.portal import repository
 from leadsmith.portal.security import check_password, hash_password, new_token, password_problem, token_hash
 from leadsmith.usage import recorder as usage
 
-_DAY_MS = 86_400_000
 LOGIN_WINDOW_MS = 15 * 60_000
 
 
@@ -75,7 +74,7 @@ class PortalService:
         now = self.clock()
         async with self.db.transaction() as tx:
             await repository.add_session(
-                tx, token_hash(token), found[0], now, now + int(self.settings.portal_session_days * _DAY_MS)
+                tx, token_hash(token), found[0], now, now + int(self.settings.portal_session_days * DAY_MS)
             )
         return token
 
@@ -125,9 +124,9 @@ class PortalService:
 
     async def dashboard(self, account: Account, days: int = 7) -> dict[str, Any]:
         now = self.clock()
-        since = (now - days * _DAY_MS) // usage.HOUR_MS * usage.HOUR_MS
+        since = (now - days * DAY_MS) // HOUR_MS * HOUR_MS
         rows = await usage.by_hour(self.db, account.id, since)
-        hours = list(range(since, now // usage.HOUR_MS * usage.HOUR_MS + 1, usage.HOUR_MS))
+        hours = list(range(since, now // HOUR_MS * HOUR_MS + 1, HOUR_MS))
         by_hour: defaultdict[int, dict[str, int]] = defaultdict(lambda: {"ok": 0, "error": 0})
         table: defaultdict[tuple[str, int], int] = defaultdict(int)
         for hour, endpoint, status, n in rows:

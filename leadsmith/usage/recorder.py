@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from leadsmith.clock import Clock, now_ms
+from leadsmith.clock import HOUR_MS, Clock, now_ms
 from leadsmith.db.database import Database, Executor, upsert
 from leadsmith.db.tables import usage_hourly
 
 log = logging.getLogger("leadsmith.usage")
-HOUR_MS = 3_600_000
 # Latency buckets (seconds) of the request-duration histogram.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 OTHER = "other"

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from leadsmith.access.schemas import Caller
-from leadsmith.clock import Clock, now_ms
+from leadsmith.clock import DAY_MS, Clock, now_ms
 from leadsmith.config import Settings
 from leadsmith.db.database import Database
 from leadsmith.metering.schemas import Charged, Item, Work
@@ -22,7 +22,6 @@ from leadsmith.verification.schemas import VerifyRequest
 from leadsmith.verification.verifier import Verifier
 
 log = logging.getLogger("leadsmith.verification")
-_DAY_MS = 86_400_000
 BACKGROUND_LEASE = "verify-background"
 
 
@@ -36,7 +35,7 @@ class VerificationService:
     _holder: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
 
     def _cutoff(self, now: int) -> int:
-        return now - int(self.settings.verify_max_age_days * _DAY_MS)
+        return now - int(self.settings.verify_max_age_days * DAY_MS)
 
     async def verify(self, email: str, *, reuse: bool = True) -> Result:
         """One address: the stored result while it is fresh, otherwise verified now and stored."""
