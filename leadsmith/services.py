@@ -89,9 +89,7 @@ class Services:
         )
 
     def start_background(self) -> None:
-        start_checkpointer = getattr(self.db, "start_checkpointer", None)
-        if start_checkpointer is not None:
-            start_checkpointer()
+        self.db.start_checkpointer()
         self._tasks.append(asyncio.create_task(self.access.run_flusher()))
         self._tasks.append(asyncio.create_task(self.usage.run_flusher()))
         self._tasks.append(asyncio.create_task(self.metering.run_purger()))

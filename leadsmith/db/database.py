@@ -45,6 +45,7 @@ class Database(Executor, Protocol):
     def transaction(self) -> Any: ...  # an async context manager yielding an Executor
     async def close(self) -> None: ...
     async def ping(self) -> None: ...
+    def start_checkpointer(self, every_seconds: float = 1.0) -> None: ...
 
 
 def upsert(dialect: Dialect, table: sa.Table) -> Any:
@@ -276,6 +277,9 @@ class _AsyncExecutor:
 
 class PostgresDatabase:
     dialect: Dialect = "postgresql"
+
+    def start_checkpointer(self, every_seconds: float = 1.0) -> None:
+        """PostgreSQL checkpoints by itself; nothing to start."""
 
     def __init__(self, url: str, pool_size: int = 10) -> None:
         self.url = normalise_url(url)

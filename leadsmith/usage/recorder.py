@@ -66,10 +66,9 @@ class UsageRecorder:
             return 0
         pending, credits = self._pending, self._pending_credits
         self._pending, self._pending_credits = Counter(), Counter()
+        columns = ("account_id", "key_id", "hour", "endpoint", "status")
         rows = [
-            {"account_id": a, "key_id": k, "hour": h, "endpoint": e, "status": s, "count": n, "credits": credits[key]}
-            for key, n in pending.items()
-            for a, k, h, e, s in (key,)
+            {**dict(zip(columns, key, strict=True)), "count": n, "credits": credits[key]} for key, n in pending.items()
         ]
         try:
             async with self.db.transaction() as tx:

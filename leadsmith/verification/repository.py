@@ -84,6 +84,17 @@ async def save(tx: Executor, results: Sequence[Result]) -> None:
             await tx.execute(sa.update(emails).where(emails.c.address_key.in_(chunk)).values(valid=valid))
 
 
+def _due_addresses(now: int, cutoff: int, after: str = "") -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """Stored and predicted addresses (each labelled ``a``) never verified, too old, or due a re-check."""
+    known = sa.select(emails.c.address_key.label("a")).where(
+        emails.c.address_key > after, _due(emails.c.address_key, now, cutoff)
+    )
+    predicted = sa.select(predicted_emails.c.address.label("a")).where(
+        predicted_emails.c.address > after, _due(predicted_emails.c.address, now, cutoff)
+    )
+    return known, predicted
+
+
 def _due(address: sa.ColumnElement[Any], now: int, cutoff: int) -> sa.ColumnElement[bool]:
     v = verifications
     fresh = (
@@ -100,20 +111,16 @@ def _due(address: sa.ColumnElement[Any], now: int, cutoff: int) -> sa.ColumnElem
 
 async def due(db: Executor, now: int, cutoff: int, limit: int, after: str = "") -> list[str]:
     """Stored and predicted addresses never verified, verified before ``cutoff``, or due a re-check."""
-    known = (
-        sa.select(emails.c.address_key.label("a"))
-        .where(emails.c.address_key > after, _due(emails.c.address_key, now, cutoff))
-        .order_by(emails.c.address_key)
-        .limit(limit)
-    )
-    predicted = (
-        sa.select(predicted_emails.c.address.label("a"))
-        .where(predicted_emails.c.address > after, _due(predicted_emails.c.address, now, cutoff))
-        .order_by(predicted_emails.c.address)
-        .limit(limit)
-    )
-    found = {r.a for r in await db.fetch_all(known)} | {r.a for r in await db.fetch_all(predicted)}
+    known, predicted = _due_addresses(now, cutoff, after)
+    found = set()
+    for stmt in (known, predicted):
+        found |= {r.a for r in await db.fetch_all(stmt.order_by(sa.literal_column("a")).limit(limit))}
     return sorted(found)[:limit]
+
+
+async def count_due(db: Executor, now: int, cutoff: int) -> int:
+    known, predicted = _due_addresses(now, cutoff)
+    return int(await db.scalar(sa.select(sa.func.count()).select_from(sa.union(known, predicted).subquery())) or 0)
 
 
 async def take_lease(tx: Executor, name: str, holder: str, now: int, ttl_ms: int) -> bool:

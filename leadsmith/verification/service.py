@@ -75,7 +75,7 @@ class VerificationService:
 
     async def count_due(self) -> int:
         now = self.clock()
-        return len(await repository.due(self.db, now, self._cutoff(now), 1_000_000))
+        return await repository.count_due(self.db, now, self._cutoff(now))
 
     async def email_verify(self, caller: Caller, ctx: RequestContext, req: VerifyRequest) -> Charged:
         """``POST /email/verify``: charged per verdict; an unknown result, or text that is no address, is free."""
