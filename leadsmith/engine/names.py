@@ -57,12 +57,16 @@ def join_name(first: str, last: str) -> str:
 _NOT_TOKEN = re.compile(r"[^a-z0-9]")
 
 
-@lru_cache(maxsize=131072)
 def ascii_token(text: str) -> str:
     """Lower-case ASCII letters and digits only: the raw material of a mailbox name."""
     if text.isascii():
         lowered = text.lower()
         return lowered if lowered.isalnum() else _NOT_TOKEN.sub("", lowered)
+    return _transliterated_token(text)
+
+
+@lru_cache(maxsize=131072)
+def _transliterated_token(text: str) -> str:
     return _NOT_TOKEN.sub("", anyascii(text).lower())
 
 
@@ -148,22 +152,37 @@ def family_name_first(first: str, last: str) -> bool | None:
     family-name lists decide, the commonest family names first, and only when the other part reads
     as a romanised given name (so Lee Smith and Bo Ray keep their order).
     """
+    return _family_name_first(first, last, ascii_token(first), ascii_token(last))
+
+
+def _family_name_first(first: str, last: str, a: str, b: str) -> bool | None:
+    """``family_name_first`` given the parts' ASCII tokens ``a`` and ``b``."""
     if first.isupper() != last.isupper() and len(first) > 1 and len(last) > 1:
         return first.isupper()
-    a, b = ascii_token(first), ascii_token(last)
     for names in (TOP, FAMILY_FIRST):
         if (a in names) != (b in names):
             return a in names and pinyin_like(b)
     return None if a in FAMILY_FIRST and pinyin_like(b) else False
 
 
-@lru_cache(maxsize=65536)
 def name_forms(first: str, last: str, middle: str = "", nicknames: bool = True) -> tuple[NameForm, ...]:
     """The spellings of a name an address may use: canonical first, nicknames last.
 
     A name written family name first (by East Asian family-name lists) is turned round, so that
     ``{first}`` is always the given name; when that cannot be told, the swapped order is offered too.
     """
+    if not nicknames and first.isalpha() and last.isalpha() and first.isascii() and last.isascii():
+        # The common case (two plain ASCII words, no nicknames): one form, quicker made than cached.
+        a, b = first.lower(), last.lower()
+        order = _family_name_first(first, last, a, b)
+        if order is not None:
+            mid = middle.lower() if middle.isalpha() and middle.isascii() else ascii_token(middle)
+            return (NameForm(b, a, mid, "canonical") if order else NameForm(a, b, mid, "canonical"),)
+    return _name_forms(first, last, middle, nicknames)
+
+
+@lru_cache(maxsize=65536)
+def _name_forms(first: str, last: str, middle: str, nicknames: bool) -> tuple[NameForm, ...]:
     single = first and last and " " not in first.strip() and " " not in last.strip()
     order = family_name_first(first, last) if single else False
     if order:

@@ -9,9 +9,9 @@ is a ``(template, cap)`` pair; ``cap`` 0 means no cut.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from functools import lru_cache
+from typing import NamedTuple
 
 from leadsmith.engine.names import NameForm, ascii_token, handle_token, name_forms, nickname_initials
 
@@ -61,8 +61,9 @@ def _templates() -> tuple[str, ...]:
 TEMPLATES = _templates()
 
 
-@dataclass(frozen=True, slots=True)
-class NameParts:
+class NameParts(NamedTuple):
+    """A name as a mailbox spells it: lower-case ASCII parts."""
+
     first: str
     last: str
     middle: str = ""
@@ -98,6 +99,33 @@ def render_parts(template: str, first: str, last: str, middle: str = "", cap: in
     return local[:cap] if cap else local
 
 
+_LENGTHS: dict[str, Callable[[NameParts], int]] = {
+    "first": lambda n: len(n.first),
+    "last": lambda n: len(n.last),
+    "middle": lambda n: len(n.middle),
+    "f": lambda n: 1 if n.first else 0,
+    "l": lambda n: 1 if n.last else 0,
+    "m": lambda n: 1 if n.middle else 0,
+}
+
+
+@lru_cache(maxsize=4096)
+def _length_parts(template: str) -> tuple[int, tuple[Callable[[NameParts], int], ...]]:
+    pieces = _parts(template)
+    return sum(len(p) for p in pieces[::2]), tuple(_LENGTHS[p] for p in pieces[1::2])
+
+
+def rendered_length(template: str, name: NameParts) -> int:
+    """``len(render(template, name))`` without rendering it; -1 when the name lacks a part it needs."""
+    total, parts = _length_parts(template)
+    for part in parts:
+        size = part(name)
+        if not size:
+            return -1
+        total += size
+    return total
+
+
 def uses_middle(template: str) -> bool:
     return "{m" in template
 
@@ -124,42 +152,58 @@ _TRIPLE = {
 
 def _match_form(form: NameForm, local: str, out: set[PatternKey]) -> None:
     first, last, middle = form.first, form.last, form.middle
-    if not local or (local[0] != first[:1] and local[0] != last[:1]):
-        return  # every template starts with the first letter of a name part
+    head = local[:1]
+    f, l = first[:1], last[:1]  # noqa: E741
+    # Every template starts with a name part, so only heads with the address's first letter are tried.
+    if head and head == f:
+        _match_head(local, "first", first, "f", f, "last", last, "l", l, middle, out)
+    if head and head == l:
+        _match_head(local, "last", last, "l", l, "first", first, "f", f, "", out)
+
+
+def _match_head(
+    local: str,
+    whole: str,
+    value: str,
+    initial: str,
+    letter: str,
+    tail_whole: str,
+    tail_value: str,
+    tail_initial: str,
+    tail_letter: str,
+    middle: str,
+    out: set[PatternKey],
+) -> None:
+    """The patterns that start with one name part (written whole or as its initial) and give ``local``;
+    ``middle`` is only passed when the head is the given name (middle-name templates end with the last name)."""
     n = len(local)
-    firsts = (("first", first), ("f", first[:1]))
-    lasts = (("last", last), ("l", last[:1]))
-    heads = (("first", first, lasts), ("f", first[:1], lasts), ("last", last, firsts), ("l", last[:1], firsts))
-    for head, hv, tails in heads:
-        if not hv:
-            continue
+    for head, hv in ((whole, value), (initial, letter)):
         if not local.startswith(hv):
-            if head in _SINGLE and n >= MIN_CAP and hv.startswith(local):
+            if head == whole and n >= MIN_CAP and hv.startswith(local):
                 out.add((_SINGLE[head], n))
             continue
         rest = local[len(hv) :]
         if not rest:
-            if head in _SINGLE:
+            if head == whole:
                 out.add((_SINGLE[head], 0))
             continue
         for sep in (rest[0], "") if rest[0] in ".-_" else ("",):
-            rest2 = rest[len(sep) :]
+            rest2 = rest[len(sep) :] if sep else rest
             if not rest2:
                 continue
-            for tail, tv in tails:
-                if not tv:
-                    continue
-                if rest2 == tv:
-                    out.add((_PAIR[head, sep, tail], 0))
-                elif n >= MIN_CAP and len(rest2) > 1 and tv.startswith(rest2):
-                    out.add((_PAIR[head, sep, tail], n))
-            if middle and tails is lasts:
+            if rest2 == tail_value:
+                out.add((_PAIR[head, sep, tail_whole], 0))
+            elif n >= MIN_CAP and len(rest2) > 1 and tail_value.startswith(rest2):
+                out.add((_PAIR[head, sep, tail_whole], n))
+            if rest2 == tail_letter:
+                out.add((_PAIR[head, sep, tail_initial], 0))
+            if middle:
                 for mid, mv in (("m", middle[:1]), ("middle", middle)):
                     if rest2.startswith(mv + sep):
                         rest3 = rest2[len(mv) + len(sep) :]
-                        if rest3 == last:
+                        if rest3 == tail_value:
                             out.add((_TRIPLE[head, sep, mid], 0))
-                        elif len(rest3) > 1 and n >= MIN_CAP and last.startswith(rest3):
+                        elif len(rest3) > 1 and n >= MIN_CAP and tail_value.startswith(rest3):
                             out.add((_TRIPLE[head, sep, mid], n))
 
 

@@ -14,16 +14,15 @@ from leadsmith.engine.finder import Candidate, find_emails
 from leadsmith.engine.inference import (
     DEFAULT_PRIOR,
     DEFAULT_STRENGTH,
+    KnownAddress,
     PatternScore,
-    consistent_with_cuts,
-    cut_statistics,
-    expected_counts,
+    domain_support,
     handle_rate,
     learn_prior,
     scores,
 )
 from leadsmith.engine.names import parse_name
-from leadsmith.engine.patterns import NameParts, PatternKey, is_statistic, match_name
+from leadsmith.engine.patterns import PatternKey, is_statistic
 from leadsmith.errors import field_error
 from leadsmith.metering.schemas import Charged, Item, Work
 from leadsmith.metering.service import MeteringService, RequestContext
@@ -67,17 +66,16 @@ class PatternService:
         """Relearn the statistics of these domains from their known addresses, then the prior."""
         count = 0
         for domain in sorted(set(domains)):
-            pairs, names, middles = [], [], 0
-            for row in await repository.pairs(self.db, domain):
-                first, last = row.first_name or "", row.last_name or ""
-                middle = parse_name(row.full_name).middle if row.full_name else ""
-                local = row.address.rsplit("@", 1)[0]
-                pairs.append((match_name(first, last, middle, local), len(local)))
-                names.append(NameParts.of(first, last, middle))
-                middles += bool(first and last and middle)
-            matches = consistent_with_cuts(pairs)
-            support = expected_counts(matches, middle_pairs=middles)
-            support.update(cut_statistics(list(zip(matches, names, strict=True)), support))
+            known = [
+                KnownAddress(
+                    row.first_name or "",
+                    row.last_name or "",
+                    parse_name(row.full_name).middle if row.full_name else "",
+                    row.address.rsplit("@", 1)[0],
+                )
+                for row in await repository.pairs(self.db, domain)
+            ]
+            support = domain_support(known)
             async with self.db.transaction() as tx:
                 await repository.replace_support(tx, domain, support, self.clock())
             count += 1
