@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -21,7 +23,8 @@ from leadsmith.access.service import AccessService
 from leadsmith.config import Settings, get_settings
 from leadsmith.contacts.demo import DEMO_ACCOUNT, demo_records
 from leadsmith.contacts.files import ImportFile
-from leadsmith.contacts.import_service import COUNTS, ImportService, ImportSummary, parse_rows
+from leadsmith.contacts.import_service import COUNTS, ImportService, ImportSummary
+from leadsmith.contacts.parallel import default_jobs, parse_rows_in, process_pool
 from leadsmith.db import migrate
 from leadsmith.db.database import Database, open_database
 from leadsmith.errors import LeadsmithError
@@ -169,38 +172,53 @@ def import_cmd(
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per transaction")] = 2000,
     show_errors: Annotated[int, typer.Option(help="How many refused rows to print")] = 50,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Processes parsing rows and learning patterns (default: one per core for files over 4 MB)"
+        ),
+    ] = None,
 ) -> None:
     """Import contacts; a person is merged by LinkedIn id, then by e-mail. Importing twice changes nothing."""
     settings = _settings()
-
-    async def body(db: Database) -> ImportSummary:
-        service = ImportService(db, settings.default_phone_region, batch_size, patterns=PatternService(db))
-        total = ImportSummary()
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, console=err, transient=False, disable=not err.is_terminal) as progress:
-            for path in files:
-                with ImportFile(path) as f:
-                    task = progress.add_task(path.name, total=f.size or 1)
-
-                    def advance(_: ImportSummary, f: ImportFile = f, task: TaskID = task) -> None:
-                        progress.update(task, completed=f.position)
-
-                    summary = await service.import_records(
-                        parse_rows(f.rows(), settings.default_phone_region),
-                        source=source or path.name,
-                        on_batch=advance,
-                    )
-                    progress.update(task, completed=f.size or 1)
-                total.add(summary)
-        return total
-
-    summary = _run(settings, body)
+    workers = jobs or default_jobs()
+    # Starting worker processes costs about a second: by default, worth it from a few tens of thousands of rows.
+    if jobs is None and sum(p.stat().st_size for p in files) < PARALLEL_IMPORT_BYTES:
+        workers = 1
+    with process_pool(workers) if workers > 1 else contextlib.nullcontext() as pool:
+        summary = _run(settings, lambda db: _import_files(db, settings, files, source, batch_size, pool))
     _print_summary(summary, show_errors)
+
+
+PARALLEL_IMPORT_BYTES = 4_000_000
+
+
+async def _import_files(
+    db: Database, settings: Settings, files: list[Path], source: str | None, batch_size: int, pool: Executor | None
+) -> ImportSummary:
+    region = settings.default_phone_region
+    service = ImportService(db, region, batch_size, patterns=PatternService(db, executor=pool))
+    total = ImportSummary()
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=False, disable=not err.is_terminal) as progress:
+        for path in files:
+            with ImportFile(path) as f:
+                task = progress.add_task(path.name, total=f.size or 1)
+
+                def advance(_: ImportSummary, f: ImportFile = f, task: TaskID = task) -> None:
+                    progress.update(task, completed=f.position)
+
+                summary = await service.import_records(
+                    parse_rows_in(pool, f.rows(), region), source=source or path.name, on_batch=advance
+                )
+                progress.update(task, completed=f.size or 1)
+            total.add(summary)
+    return total
 
 
 _STATUS_STYLE = {"valid": "green", "invalid": "red", "accept_all": "yellow", "unknown": "dim"}

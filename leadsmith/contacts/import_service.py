@@ -6,16 +6,15 @@ Idempotent: a record that brings nothing new writes nothing, so importing a file
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
 from leadsmith.clock import Clock, now_ms
 from leadsmith.contacts import import_repository as repo
-from leadsmith.contacts.files import RawRow
 from leadsmith.contacts.import_repository import PersonState
-from leadsmith.contacts.records import Record, RowError, parse_row
+from leadsmith.contacts.records import Record, RowError
 from leadsmith.db.database import Database, Executor
 from leadsmith.db.tables import people
 from leadsmith.patterns.service import PatternService
@@ -53,14 +52,6 @@ class ImportSummary:
         self.warnings.extend(other.warnings)
         self.domains |= other.domains
         self.patterns_refreshed += other.patterns_refreshed
-
-
-def parse_rows(rows: Iterable[RawRow], default_region: str | None) -> Iterator[Record | RowError]:
-    for raw in rows:
-        if raw.values is None:
-            yield RowError(raw.line, raw.error or "unreadable row")
-        else:
-            yield parse_row(raw.values, raw.line, default_region)
 
 
 class _Batch:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple, TypeVar
 
 from leadsmith.access.schemas import Caller
 from leadsmith.body import domain_field
@@ -52,6 +56,30 @@ class Found:
     person_id: int | None
 
 
+class Prediction(NamedTuple):
+    person_id: int
+    address: str
+    score: float
+    pattern: str
+
+
+def predict_addresses(
+    domain: str, people: list[tuple[int, str, str, str]], ranked: DomainScores, taken: Mapping[str, bool]
+) -> list[Prediction]:
+    """The likeliest work address at ``domain`` of each of these people (id, first, last and full
+    name), from the domain's scores, skipping addresses that belong to someone already."""
+    out = []
+    for person_id, first, last, full in people:
+        middle = parse_name(full).middle if full else ""
+        found = find_emails(first, last, middle, domain, ranked.for_name(middle), (), taken, 1, ranked.handle_rate)
+        if found and found[0].pattern:
+            out.append(Prediction(person_id, found[0].email, found[0].score, found[0].pattern))
+    return out
+
+
+R = TypeVar("R")
+
+
 @dataclass
 class PatternService:
     db: Database
@@ -59,13 +87,26 @@ class PatternService:
     prior_cache_seconds: float = 30.0
     strength: float = DEFAULT_STRENGTH
     metering: MeteringService | None = None
+    # Where the pure work of a refresh runs (a process pool for big imports); None: in this process.
+    executor: Executor | None = None
+    ahead: int = 4
     _prior: tuple[float, dict[PatternKey, float]] | None = field(default=None, repr=False)
     _scores: dict[str, tuple[float, DomainScores]] = field(default_factory=dict, repr=False)
 
     async def refresh(self, domains: Iterable[str]) -> int:
-        """Relearn the statistics of these domains from their known addresses, then the prior."""
-        count = 0
-        for domain in sorted(set(domains)):
+        """Relearn the statistics of these domains from their known addresses, then the prior, then
+        the predicted addresses of their people. With an executor, the pure work of one domain runs
+        there while the next domain's rows are read."""
+        ordered = sorted(set(domains))
+        pending: deque[tuple[str, asyncio.Future[dict[PatternKey, float]]]] = deque()
+
+        async def store_support() -> None:
+            domain, future = pending.popleft()
+            support = await future
+            async with self.db.transaction() as tx:
+                await repository.replace_support(tx, domain, support, self.clock())
+
+        for domain in ordered:
             known = [
                 KnownAddress(
                     row.first_name or "",
@@ -75,49 +116,44 @@ class PatternService:
                 )
                 for row in await repository.pairs(self.db, domain)
             ]
-            support = domain_support(known)
-            async with self.db.transaction() as tx:
-                await repository.replace_support(tx, domain, support, self.clock())
-            count += 1
+            pending.append((domain, self._compute(domain_support, known)))
+            if len(pending) > self.ahead:
+                await store_support()
+        while pending:
+            await store_support()
         await self.refresh_prior()
         self._scores.clear()
-        for domain in sorted(set(domains)):
-            await self.refresh_predictions(domain)
-        return count
+        predictions: deque[tuple[str, asyncio.Future[list[Prediction]]]] = deque()
 
-    async def refresh_predictions(self, domain: str) -> int:
-        """Store the likeliest work address of every person of the company at ``domain`` who has none."""
-        ranked = await self.scores(domain)
-        taken = {key: True for key in await repository.address_keys_at(self.db, domain)}
-        now = self.clock()
-        rows = []
-        for person in await repository.people_without_work_address(self.db, domain):
-            middle = parse_name(person.full_name).middle if person.full_name else ""
-            found = find_emails(
-                person.first_name or "",
-                person.last_name or "",
-                middle,
-                domain,
-                ranked.for_name(middle),
-                (),
-                taken,
-                1,
-                ranked.handle_rate,
-            )
-            if found and found[0].pattern:
-                best = found[0]
-                rows.append(
-                    {
-                        "person_id": person.id,
-                        "address": best.email,
-                        "score": best.score,
-                        "pattern": best.pattern,
-                        "updated_at": now,
-                    }
-                )
-        async with self.db.transaction() as tx:
-            await repository.replace_predictions(tx, domain, rows)
-        return len(rows)
+        async def store_predictions() -> None:
+            domain, future = predictions.popleft()
+            now = self.clock()
+            rows = [{**p._asdict(), "updated_at": now} for p in await future]
+            async with self.db.transaction() as tx:
+                await repository.replace_predictions(tx, domain, rows)
+
+        for domain in ordered:
+            ranked = await self.scores(domain)
+            taken = {key: True for key in await repository.address_keys_at(self.db, domain)}
+            people = [
+                (p.id, p.first_name or "", p.last_name or "", p.full_name or "")
+                for p in await repository.people_without_work_address(self.db, domain)
+            ]
+            predictions.append((domain, self._compute(predict_addresses, domain, people, ranked, taken)))
+            if len(predictions) > self.ahead:
+                await store_predictions()
+        while predictions:
+            await store_predictions()
+        return len(ordered)
+
+    def _compute(self, fn: Callable[..., R], *args: Any) -> asyncio.Future[R]:
+        """``fn(*args)`` (a pure function) in the executor, or here and now without one."""
+        loop = asyncio.get_running_loop()
+        if self.executor is not None:
+            return loop.run_in_executor(self.executor, fn, *args)
+        future: asyncio.Future[R] = loop.create_future()
+        future.set_result(fn(*args))
+        return future
 
     async def refresh_prior(self) -> None:
         prior = learn_prior(await repository.all_supports(self.db))

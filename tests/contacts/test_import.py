@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from leadsmith.db import migrate
 from leadsmith.db.database import open_database
-from leadsmith.db.tables import companies, emails, people, phones
+from leadsmith.db.tables import companies, domain_patterns, emails, people, phones, predicted_emails
 from tests.support import base_env, cli, temporary_database
 
 CSV = """\
@@ -138,3 +138,45 @@ async def test_import_handles_tsv_bom_and_cp1252(store: tuple[str, dict[str, str
     assert counts(out.stdout)["people created"] == 2
     snap = await snapshot(url)
     assert {p[4] for p in snap["people"]} == {"José Núñez", "François Müller"}
+
+
+async def content(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """What an import decides (timestamps left out): people, addresses, phones, patterns, predictions."""
+    db = open_database(url)
+    try:
+        out = {}
+        for table in (people, emails, phones, companies, domain_patterns, predicted_emails):
+            columns = [c for c in table.columns if c.name not in STAMPS]
+            rows = await db.fetch_all(sa.select(*columns).order_by(*table.primary_key.columns))
+            out[table.name] = [tuple(r) for r in rows]
+        return out
+    finally:
+        await db.close()
+
+
+STAMPS = {"created_at", "updated_at", "first_seen", "last_seen"}
+
+
+async def test_parallel_import_gives_the_same_store(tmp_path: Path) -> None:
+    """Rows parsed and patterns learned in worker processes (--jobs 2) give exactly what one process gives."""
+    rows = ["name,email,linkedin,phone,company,domain,location"]
+    firsts = ["Ada", "Grace", "Jürgen", "Zhao", "Marie-Claire", "Li", "Hans", "Anne"]
+    lasts = ["Lovelace", "Hopper", "Müller", "Lei", "van der Berg", "Wei", "Schmidt", "O'Neil"]
+    for i in range(3000):
+        first, last = firsts[i % 8], lasts[(i * 3) % 8]
+        domain = f"corp{i % 7}.example"
+        local = [f"{first}.{last}", f"{first[0]}{last}", first][i % 7 % 3].lower().replace(" ", "").replace("'", "")
+        email = f"{local}{i}@{domain}" if i % 5 else ""
+        phone = f"+33 1 42 68 {i % 100:02d} {i // 100:02d}" if i % 2 else "not a phone"
+        rows.append(f'"{first} {last}",{email},person-{i},{phone},Corp {i % 7},{domain},"Paris, France"')
+    path = tmp_path / "many.csv"
+    path.write_text("\n".join(rows) + "\n")
+    found = []
+    for jobs in ("1", "2"):
+        with temporary_database(tmp_path / jobs) as url:
+            migrate.upgrade(url)
+            out = cli(base_env(url), "import", "--jobs", jobs, str(path))
+            assert counts(out.stdout)["people created"] == 3000, out.stdout + out.stderr[:2000]
+            found.append(await content(url))
+    assert found[0]["domain_patterns"] and found[0]["predicted_emails"]
+    assert found[0] == found[1]
