@@ -74,9 +74,16 @@ def _capture(errors: list[BaseException], fn: Callable[[], object]) -> None:
         errors.append(exc)
 
 
-def cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def cli(
+    env: dict[str, str], *args: str, check: bool = True, timeout: float | None = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "leadsmith", *args], env=env, capture_output=True, text=True, check=check, timeout=120
+        [sys.executable, "-m", "leadsmith", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=timeout,
     )
 
 
