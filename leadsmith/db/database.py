@@ -19,9 +19,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.base import Executable
@@ -78,17 +80,26 @@ class Prepared(Executable):
 
     def __init__(self, stmt: Executable) -> None:
         self.stmt = stmt
-        self._sqlite: _SqlitePlan | None = None
+        self.read_only = isinstance(stmt, sa.Select)
+        self._sqlite: _Plan | None = None
+        self._postgres: _Plan | None = None
 
-    def sqlite_plan(self) -> _SqlitePlan:
+    def sqlite_plan(self) -> _Plan:
         if self._sqlite is None:
-            self._sqlite = _SqlitePlan(self.stmt)
+            self._sqlite = _Plan(self.stmt, sqlite.dialect(paramstyle="qmark"))
         return self._sqlite
 
+    def postgres_plan(self) -> _Plan:
+        """For asyncpg, which returns plain Python values for every column type the tables use."""
+        if self._postgres is None:
+            self._postgres = _Plan(self.stmt, PGDialect_asyncpg(), result_processors=False)  # type: ignore[no-untyped-call]
+        return self._postgres
 
-class _SqlitePlan:
-    def __init__(self, stmt: Executable) -> None:
-        dialect = sqlite.dialect(paramstyle="qmark")
+
+class _Plan:
+    """A statement compiled for one driver: its SQL, its parameters in order, and its row type."""
+
+    def __init__(self, stmt: Executable, dialect: sa.Dialect, result_processors: bool = True) -> None:
         compiled = stmt.compile(dialect=dialect)  # type: ignore[attr-defined]
         if any(b.expanding for b in compiled.binds.values()):
             raise ValueError("Prepared statements take no expanding IN parameters")
@@ -99,7 +110,7 @@ class _SqlitePlan:
         binds = compiled._bind_processors
         self.bind_processors = [binds.get(n) for n in self.names]
         columns = compiled._result_columns
-        processors = [c.type._cached_result_processor(dialect, None) for c in columns]
+        processors = [c.type._cached_result_processor(dialect, None) for c in columns] if result_processors else []
         self.processors = [(i, p) for i, p in enumerate(processors) if p is not None]
         self.row: Any = namedtuple("row", [c.keyname for c in columns], rename=True) if columns else None
 
@@ -112,12 +123,15 @@ class _SqlitePlan:
         return tuple(out)
 
     def rows(self, cursor: Any) -> list[Any]:
+        return self.make_rows(cursor.fetchall())
+
+    def make_rows(self, records: Sequence[Any]) -> list[Any]:
         assert self.row is not None
         make, procs = self.row._make, self.processors
         if not procs:
-            return [make(r) for r in cursor.fetchall()]
+            return [make(r) for r in records]
         out = []
-        for r in cursor.fetchall():
+        for r in records:
             values = list(r)
             for i, proc in procs:
                 values[i] = proc(values[i])
@@ -131,7 +145,7 @@ class _SyncExecutor:
         self._dbapi: Any = conn.connection.dbapi_connection
         self.dialect: Dialect = "sqlite"
 
-    def _raw(self, prepared: Prepared, params: Params) -> tuple[_SqlitePlan, Any]:
+    def _raw(self, prepared: Prepared, params: Params) -> tuple[_Plan, Any]:
         assert params is None or isinstance(params, Mapping)
         plan = prepared.sqlite_plan()
         return plan, self._dbapi.execute(plan.sql, plan.args(params))
@@ -276,6 +290,10 @@ class _AsyncExecutor:
 
 
 class PostgresDatabase:
+    """PostgreSQL through SQLAlchemy's AsyncEngine on asyncpg; prepared reads outside a transaction
+    go straight to a small asyncpg pool of their own (asyncpg prepares and caches each statement per
+    connection), without SQLAlchemy's execution path: the hot lookups of every request."""
+
     dialect: Dialect = "postgresql"
 
     def start_checkpointer(self, every_seconds: float = 1.0) -> None:
@@ -284,9 +302,29 @@ class PostgresDatabase:
     def __init__(self, url: str, pool_size: int = 10) -> None:
         self.url = normalise_url(url)
         self._engine: AsyncEngine = create_async_engine(
-            self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+            self.url, pool_size=pool_size, max_overflow=pool_size // 2, pool_pre_ping=False
         )
         self._autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._raw_size = max(1, pool_size // 2)
+        self._raw_pool: asyncpg.Pool | None = None
+        self._raw_lock = asyncio.Lock()
+
+    async def _pool(self) -> asyncpg.Pool:
+        if self._raw_pool is None:
+            async with self._raw_lock:
+                if self._raw_pool is None:
+                    dsn = sa.engine.make_url(self.url).set(drivername="postgresql")
+                    self._raw_pool = await asyncpg.create_pool(
+                        dsn.render_as_string(hide_password=False), min_size=1, max_size=self._raw_size
+                    )
+        return self._raw_pool
+
+    async def _records(self, prepared: Prepared, params: Params) -> tuple[_Plan, list[Any]]:
+        assert params is None or isinstance(params, Mapping)
+        plan = prepared.postgres_plan()
+        pool = await self._pool()
+        async with pool.acquire() as conn:
+            return plan, await conn.fetch(plan.sql, *plan.args(params))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_AsyncExecutor]:
@@ -294,14 +332,23 @@ class PostgresDatabase:
             yield _AsyncExecutor(conn)
 
     async def fetch_one(self, stmt: Executable, params: Params = None) -> Row[Any] | None:
+        if isinstance(stmt, Prepared) and stmt.read_only:
+            plan, records = await self._records(stmt, params)
+            return plan.make_rows(records[:1])[0] if records else None
         async with self._autocommit.connect() as conn:
             return await _AsyncExecutor(conn).fetch_one(stmt, params)
 
     async def fetch_all(self, stmt: Executable, params: Params = None) -> Sequence[Row[Any]]:
+        if isinstance(stmt, Prepared) and stmt.read_only:
+            plan, records = await self._records(stmt, params)
+            return plan.make_rows(records)
         async with self._autocommit.connect() as conn:
             return await _AsyncExecutor(conn).fetch_all(stmt, params)
 
     async def scalar(self, stmt: Executable, params: Params = None) -> Any:
+        if isinstance(stmt, Prepared) and stmt.read_only:
+            _, records = await self._records(stmt, params)
+            return records[0][0] if records else None
         async with self._autocommit.connect() as conn:
             return await _AsyncExecutor(conn).scalar(stmt, params)
 
@@ -313,6 +360,8 @@ class PostgresDatabase:
         await self.scalar(sa.text("SELECT 1"))
 
     async def close(self) -> None:
+        if self._raw_pool is not None:
+            await self._raw_pool.close()
         await self._engine.dispose()
 
 
