@@ -133,15 +133,29 @@ async def company_by_domain(db: Executor, domain: str) -> Company | None:
     return Company(*tuple(row)) if row else None
 
 
-async def employees(db: Executor, company_id: int, limit: int, require_phone: bool) -> list[PersonRow]:
-    """A company's people: those with a known work address first, then the most recently updated."""
+def _staff(with_work_address: bool, require_phone: bool) -> Prepared:
+    """A company's people with (or without) a usable work address, newest first: a walk down the
+    (company_id, updated_at, id) index that stops after ``limit`` matches."""
+    work = has_work_address()
     stmt = (
         sa.select(*_PERSON_COLS)
         .select_from(_PERSON_FROM)
-        .where(people.c.company_id == company_id)
-        .order_by(sa.case((has_work_address(), 0), else_=1), people.c.updated_at.desc(), people.c.id)
-        .limit(limit)
+        .where(people.c.company_id == sa.bindparam("company"), work if with_work_address else ~work)
+        .order_by(people.c.updated_at.desc(), people.c.id)
+        .limit(sa.bindparam("limit"))
     )
     if require_phone:
         stmt = stmt.where(sa.select(phones.c.id).where(phones.c.person_id == people.c.id).exists())
-    return [PersonRow(*tuple(r)) for r in await db.fetch_all(stmt)]
+    return Prepared(stmt)
+
+
+_STAFF = {(w, p): _staff(w, p) for w in (True, False) for p in (True, False)}
+
+
+async def employees(db: Executor, company_id: int, limit: int, require_phone: bool) -> list[PersonRow]:
+    """A company's people: those with a known work address first, then the most recently updated."""
+    found = await db.fetch_all(_STAFF[True, require_phone], {"company": company_id, "limit": limit})
+    if len(found) < limit:
+        rest = {"company": company_id, "limit": limit - len(found)}
+        found = [*found, *await db.fetch_all(_STAFF[False, require_phone], rest)]
+    return [PersonRow(*tuple(r)) for r in found]

@@ -141,11 +141,13 @@ people = sa.Table(
         Id,
         sa.ForeignKey("companies.id", ondelete="SET NULL"),
         nullable=True,
-        index=True,
     ),
     sa.Column("created_at", Ms, nullable=False),
     sa.Column("updated_at", Ms, nullable=False),
 )
+# A company's people newest first (/company/domainEmployees), and people by name (/company/emailFinder).
+sa.Index("ix_people_company_id_updated_at", people.c.company_id, people.c.updated_at.desc(), people.c.id)
+sa.Index("ix_people_name", sa.func.lower(people.c.last_name), sa.func.lower(people.c.first_name))
 
 emails = sa.Table(
     "emails",

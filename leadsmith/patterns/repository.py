@@ -26,11 +26,11 @@ _PAIRS = (
 )
 _KNOWN = Prepared(
     sa.select(people.c.id, emails.c.address, emails.c.valid)
-    .join(people, people.c.id == emails.c.person_id)
+    .join(emails, emails.c.person_id == people.c.id)
     .where(
-        emails.c.domain == sa.bindparam("domain"),
-        sa.func.lower(people.c.first_name) == sa.bindparam("first"),
         sa.func.lower(people.c.last_name) == sa.bindparam("last"),
+        sa.func.lower(people.c.first_name) == sa.bindparam("first"),
+        emails.c.domain == sa.bindparam("domain"),
     )
     .order_by(people.c.id)
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -157,7 +158,7 @@ async def content(url: str) -> dict[str, list[tuple[object, ...]]]:
 STAMPS = {"created_at", "updated_at", "first_seen", "last_seen"}
 
 
-async def test_parallel_import_gives_the_same_store(tmp_path: Path) -> None:
+def test_parallel_import_gives_the_same_store(tmp_path: Path) -> None:
     """Rows parsed and patterns learned in worker processes (--jobs 2) give exactly what one process gives."""
     rows = ["name,email,linkedin,phone,company,domain,location"]
     firsts = ["Ada", "Grace", "Jürgen", "Zhao", "Marie-Claire", "Li", "Hans", "Anne"]
@@ -177,6 +178,6 @@ async def test_parallel_import_gives_the_same_store(tmp_path: Path) -> None:
             migrate.upgrade(url)
             out = cli(base_env(url), "import", "--jobs", jobs, str(path))
             assert counts(out.stdout)["people created"] == 3000, out.stdout + out.stderr[:2000]
-            found.append(await content(url))
+            found.append(asyncio.run(content(url)))
     assert found[0]["domain_patterns"] and found[0]["predicted_emails"]
     assert found[0] == found[1]
