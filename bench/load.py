@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -93,6 +95,15 @@ def build_store(env: dict[str, str], tmp: Path, n: int) -> str:
     return f"{n:,} generated people (imported in {took:.0f} s)"
 
 
+@contextlib.contextmanager
+def _store(url: str | None, tmp: Path) -> Iterator[str]:
+    if url is not None:
+        yield url
+        return
+    with temporary_database(tmp) as fresh:
+        yield fresh
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", default="1", help="worker counts to run, comma-separated: 1,2")
@@ -103,15 +114,20 @@ def main() -> None:
         "--backend", choices=["sqlite", "postgres"], default="sqlite", help="postgres: PostgreSQL and Redis counters"
     )
     parser.add_argument("--people", type=int, default=0, help="a generated store of this many people (0: the demo set)")
+    parser.add_argument(
+        "--store", help="run on this existing store (a database URL) instead of building one; it gains a bench account"
+    )
     args = parser.parse_args()
 
     os.environ["LEADSMITH_TEST_DATABASE"] = args.backend
-    with tempfile.TemporaryDirectory() as tmp, temporary_database(Path(tmp)) as url:
+    with tempfile.TemporaryDirectory() as tmp, _store(args.store, Path(tmp)) as url:
         extra = {"LEADSMITH_RATE_LIMIT_PER_HOUR": "100000000", "LEADSMITH_SIGNUP_CREDITS": "100000000"}
         if args.backend == "postgres":
             extra |= {"LEADSMITH_REDIS_URL": REDIS_URL, "LEADSMITH_REDIS_PREFIX": f"bench-{os.getpid()}:"}
         env = base_env(url, **extra)
-        store = build_store(env, Path(tmp), args.people)
+        store = f"the store at {args.store}" if args.store else build_store(env, Path(tmp), args.people)
+        if args.store:
+            cli(env, "migrate")
         key = cli(env, "accounts", "create", f"bench-{os.getpid()}@leadsmith.local").stdout.strip().splitlines()[-1]
         ids = asyncio.run(sample_ids(url, 20_000))
         domains = asyncio.run(domains_of(url))

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import sqlite3
 from collections import namedtuple
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -211,6 +213,7 @@ class SqliteDatabase(_SyncExecutor):
         super().__init__(self._reader_engine.connect().execution_options(isolation_level="AUTOCOMMIT"))
         self._write_lock = asyncio.Lock()
         self._path = path
+        self._lock_fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600) if path is not None else None
         self._checkpointer: asyncio.Task[None] | None = None
 
     def start_checkpointer(self, every_seconds: float = 1.0) -> None:
@@ -244,13 +247,42 @@ class SqliteDatabase(_SyncExecutor):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SyncExecutor]:
         async with self._write_lock:
-            trans = self._writer.begin()
+            await self._lock_file()
             try:
-                yield _SyncExecutor(self._writer)
-            except BaseException:
-                trans.rollback()
-                raise
-            trans.commit()
+                trans = self._writer.begin()
+                try:
+                    yield _SyncExecutor(self._writer)
+                except BaseException:
+                    trans.rollback()
+                    raise
+                trans.commit()
+            finally:
+                self._unlock_file()
+
+    async def _lock_file(self) -> None:
+        """Take the store's write lock across processes (other workers, an import) before ``BEGIN
+        IMMEDIATE``, which would otherwise wait for another process's transaction on the event loop,
+        in SQLite's sleep-and-retry busy handler: every request of this worker stalled meanwhile.
+        Waited for in a thread, and only when another process holds it."""
+        if self._lock_fd is None:
+            return
+        fd = self._lock_fd
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        waiting = asyncio.get_running_loop().run_in_executor(None, fcntl.flock, fd, fcntl.LOCK_EX)
+        try:
+            await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            # The thread still takes the lock: give it back as soon as it does.
+            waiting.add_done_callback(lambda f: None if f.exception() else fcntl.flock(fd, fcntl.LOCK_UN))
+            raise
+
+    def _unlock_file(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     async def ping(self) -> None:
         self._conn.exec_driver_sql("SELECT 1")
@@ -262,6 +294,9 @@ class SqliteDatabase(_SyncExecutor):
                 await self._checkpointer
         self._conn.close()
         self._writer.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
         self._reader_engine.dispose()
         self._writer_engine.dispose()
 
