@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from leadsmith.db.database import Database, Executor, upsert
+from leadsmith.db.database import Database, Executor, Prepared, upsert
 from leadsmith.db.tables import companies, emails, people, phones
 
 _CHUNK = 500
@@ -111,9 +111,25 @@ async def phones_of(tx: Executor, person_ids: Collection[int]) -> set[tuple[int,
     return out
 
 
+def _insert(table: sa.Table, *, with_id: bool, conflict: Sequence[sa.Column[Any]] = ()) -> dict[str, Prepared]:
+    """A bulk insert per backend (on SQLite one executemany on the raw cursor) of every column, the id
+    only ``with_id`` (else the database numbers the rows); rows already there by ``conflict`` are left."""
+    columns = [c.name for c in table.columns if with_id or c.name != "id"]
+    out = {}
+    for dialect in ("sqlite", "postgresql"):
+        stmt = upsert(dialect, table).values({c: sa.bindparam(c) for c in columns})
+        out[dialect] = Prepared(stmt.on_conflict_do_nothing(index_elements=list(conflict)) if conflict else stmt)
+    return out
+
+
+_INSERT_PEOPLE = _insert(people, with_id=True)
+_INSERT_EMAILS = _insert(emails, with_id=False, conflict=[emails.c.address_key])
+_INSERT_PHONES = _insert(phones, with_id=False, conflict=[phones.c.person_id, phones.c.e164])
+
+
 async def insert_people(tx: Executor, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        await tx.execute(sa.insert(people), rows)
+        await tx.execute(_INSERT_PEOPLE[tx.dialect], rows)
 
 
 async def update_people(tx: Executor, rows: Sequence[dict[str, Any]]) -> None:
@@ -129,13 +145,12 @@ async def update_people(tx: Executor, rows: Sequence[dict[str, Any]]) -> None:
 
 async def insert_emails(tx: Executor, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        await tx.execute(upsert(tx.dialect, emails).on_conflict_do_nothing(index_elements=[emails.c.address_key]), rows)
+        await tx.execute(_INSERT_EMAILS[tx.dialect], rows)
 
 
 async def insert_phones(tx: Executor, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        stmt = upsert(tx.dialect, phones).on_conflict_do_nothing(index_elements=[phones.c.person_id, phones.c.e164])
-        await tx.execute(stmt, rows)
+        await tx.execute(_INSERT_PHONES[tx.dialect], rows)
 
 
 async def analyze(db: Database) -> None:

@@ -173,6 +173,10 @@ class _SyncExecutor:
 
     async def execute(self, stmt: Executable, params: Params = None) -> int:
         if isinstance(stmt, Prepared):
+            if params is not None and not isinstance(params, Mapping):
+                # Many rows: one executemany on the raw cursor (bulk import).
+                plan = stmt.sqlite_plan()
+                return int(self._dbapi.executemany(plan.sql, [plan.args(p) for p in params]).rowcount)
             _, cursor = self._raw(stmt, params)
             return int(cursor.rowcount)
         return self._conn.execute(stmt, params).rowcount
@@ -324,6 +328,11 @@ class _AsyncExecutor:
         return (await self._conn.execute(_unwrap(stmt), params)).rowcount
 
 
+async def _keep_session(_: asyncpg.Connection) -> None:
+    """The raw pool runs single SELECTs and changes no session state, so a released connection needs
+    no reset query (asyncpg's default sends one per release: a round trip per lookup)."""
+
+
 class PostgresDatabase:
     """PostgreSQL through SQLAlchemy's AsyncEngine on asyncpg; prepared reads outside a transaction
     go straight to a small asyncpg pool of their own (asyncpg prepares and caches each statement per
@@ -350,7 +359,10 @@ class PostgresDatabase:
                 if self._raw_pool is None:
                     dsn = sa.engine.make_url(self.url).set(drivername="postgresql")
                     self._raw_pool = await asyncpg.create_pool(
-                        dsn.render_as_string(hide_password=False), min_size=1, max_size=self._raw_size
+                        dsn.render_as_string(hide_password=False),
+                        min_size=1,
+                        max_size=self._raw_size,
+                        reset=_keep_session,
                     )
         return self._raw_pool
 
