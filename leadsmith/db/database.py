@@ -345,8 +345,10 @@ class PostgresDatabase:
 
     def __init__(self, url: str, pool_size: int = 10) -> None:
         self.url = normalise_url(url)
+        # At most ``pool_size`` connections for transactions and other statements, and half as many
+        # for the raw lookups: 15 per worker with the default of 10.
         self._engine: AsyncEngine = create_async_engine(
-            self.url, pool_size=pool_size, max_overflow=pool_size // 2, pool_pre_ping=False
+            self.url, pool_size=pool_size, max_overflow=0, pool_pre_ping=False
         )
         self._autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         self._raw_size = max(1, pool_size // 2)
