@@ -26,10 +26,10 @@ class WrkResult:
 
     def row(self, baseline: WrkResult | None = None) -> str:
         ratio = f"{self.rps / baseline.rps:.2f}" if baseline else "-"
-        return f"{self.name:<28} {self.rps:>10.0f} {self.p50_ms:>9.2f} {self.p99_ms:>9.2f} {ratio:>7} {self.errors:>7}"
+        return f"{self.name:<32} {self.rps:>10.0f} {self.p50_ms:>9.2f} {self.p99_ms:>9.2f} {ratio:>7} {self.errors:>7}"
 
 
-HEADER = f"{'endpoint':<28} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'ratio':>7} {'non-2xx':>7}"
+HEADER = f"{'endpoint':<32} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'ratio':>7} {'non-2xx':>7}"
 
 
 def _ms(text: str) -> float:
