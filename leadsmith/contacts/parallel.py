@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -26,8 +28,26 @@ def default_jobs() -> int:
 
 
 def process_pool(jobs: int) -> ProcessPoolExecutor:
-    """A pool of fresh interpreters (spawned, not forked: the importer already runs database threads)."""
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    """A pool of fresh interpreters (spawned, not forked: the importer already runs database threads)
+    that exit when the importing process dies, however it dies."""
+    return ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    )
+
+
+def exit_with_parent(parent: int) -> None:
+    """In a pool worker: leave as soon as ``parent`` is gone (killed with SIGKILL, say, the pool's own
+    shutdown never runs, and an idle worker would wait for work forever)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def parse_chunk(rows: list[RawRow], default_region: str | None) -> list[Record | RowError]:
