@@ -6,9 +6,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -167,6 +169,50 @@ async def _http_error(_: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, message, headers=exc.headers)
 
 
+# SQLSTATE classes that mean "the database cannot serve now", not "this request is wrong": connection
+# exceptions, insufficient resources (too many clients), operator intervention (shutting down).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether an exception (or what it wraps) says the database is out of reach or out of connections,
+    or, for SQLite, still locked by another writer when the busy timeout ran out."""
+    pending: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while pending and len(seen) < 12:
+        err = pending.pop()
+        if id(err) in seen:
+            continue
+        seen.add(id(err))
+        if isinstance(err, (ConnectionError, TimeoutError)):
+            return True
+        if isinstance(err, sa_exc.DBAPIError) and err.connection_invalidated:
+            return True
+        if isinstance(err, sa_exc.OperationalError) and "locked" in str(err.orig):
+            return True
+        state = getattr(err, "sqlstate", None)
+        if isinstance(state, str) and state.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        for inner in (getattr(err, "orig", None), err.__cause__, err.__context__):
+            if isinstance(inner, BaseException):
+                pending.append(inner)
+    return False
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """Errors from the database drivers (handled here rather than by the catch-all, which Starlette
+    re-raises into the server's log after answering)."""
+    if database_unavailable(exc):
+        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+        return error_response(
+            503,
+            "database_unavailable",
+            "the database cannot take this request right now; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+    return await _unexpected(request, exc)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error(
         "unhandled error on %s %s: %r",
@@ -182,6 +228,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(LeadsmithError, _leadsmith_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for driver_error in (sa_exc.DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        app.add_exception_handler(driver_error, _database_error)
     app.add_exception_handler(Exception, _unexpected)
 
 
