@@ -232,7 +232,7 @@ def learn_prior(
         for k, v in conventions.items():
             total[k] += v / n
     weight = used / (used + 5.0)
-    keys = set(total) | set(DEFAULT_PRIOR)
+    keys = sorted(set(total) | set(DEFAULT_PRIOR))  # sorted: the same sums, to the last bit, in every process
     prior = {k: weight * (total[k] / used if used else 0.0) + (1 - weight) * DEFAULT_PRIOR.get(k, 0.0) for k in keys}
     z = sum(prior.values())
     out = {k: v / z for k, v in prior.items() if v / z > 1e-5}

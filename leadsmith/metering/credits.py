@@ -46,7 +46,8 @@ async def charge(
     """Charge for the items not revealed since ``fresh_since``; returns (decreased, remaining).
 
     The debit is one conditional UPDATE, so the balance never goes below zero; the ledger row is
-    written in the same transaction. Raises InsufficientCredits (and the caller rolls back).
+    written in the same transaction (on PostgreSQL in the same statement). Raises InsufficientCredits
+    (and the caller rolls back).
     """
     stored = [i for i in items if i.person_id is not None]
     new = [i for i in items if i.person_id is None] + await repository.claim_reveals(
@@ -55,21 +56,13 @@ async def charge(
     cost = sum(prices.of(item.kind) for item in new)
     if cost == 0:
         return 0, await repository.balance(tx, account_id)
-    after = await repository.debit(tx, account_id, cost)
+    after = await repository.charge_balance(
+        tx, account_id, cost, reason="charge", now=now, endpoint=endpoint, request_id=request_id
+    )
     if after is None:
         have = await repository.balance(tx, account_id)
         raise InsufficientCredits(
             f"this request costs {cost} credits and the account has {have}; add credits to continue",
             headers={"Decreased-Credits": "0", "Remaining-Credits": str(have)},
         )
-    await repository.add_ledger(
-        tx,
-        account_id=account_id,
-        delta=-cost,
-        balance_after=after,
-        reason="charge",
-        endpoint=endpoint,
-        request_id=request_id,
-        now=now,
-    )
     return cost, after

@@ -123,6 +123,65 @@ async def add_ledger(
     )
 
 
+def _debit_with_ledger() -> sa.Insert:
+    """PostgreSQL: the debit and its ledger row in one statement, so the account's row (locked by the
+    UPDATE until the commit) waits for one round trip fewer. (The ledger's parameters are named apart
+    from the accounts table's columns: SQLAlchemy adds a parameter named like a column to an UPDATE.)"""
+    debit = (
+        sa.update(accounts)
+        .where(accounts.c.id == sa.bindparam("account_id"), accounts.c.credits >= sa.bindparam("amount"))
+        .values(credits=accounts.c.credits - sa.bindparam("amount"))
+        .returning(accounts.c.id, accounts.c.credits)
+        .cte("debit")
+    )
+    row = sa.select(
+        debit.c.id,
+        sa.bindparam("entry_delta", type_=sa.BigInteger),
+        debit.c.credits,
+        sa.bindparam("entry_reason", type_=sa.String),
+        sa.bindparam("entry_endpoint", type_=sa.String),
+        sa.bindparam("entry_request_id", type_=sa.String),
+        sa.bindparam("entry_at", type_=sa.BigInteger),
+    )
+    columns = ["account_id", "delta", "balance_after", "reason", "endpoint", "request_id", "created_at"]
+    return sa.insert(ledger).from_select(columns, row).returning(ledger.c.balance_after)
+
+
+_DEBIT_WITH_LEDGER = _debit_with_ledger()
+
+
+async def charge_balance(
+    db: Executor, account_id: int, amount: int, *, reason: str, now: int, endpoint: str | None, request_id: str | None
+) -> int | None:
+    """Take ``amount`` if the balance covers it and write the ledger row; the new balance, or None
+    (nothing taken, nothing written) when it does not."""
+    if db.dialect == "postgresql":
+        params = {
+            "account_id": account_id,
+            "amount": amount,
+            "entry_delta": -amount,
+            "entry_reason": reason,
+            "entry_endpoint": endpoint,
+            "entry_request_id": request_id,
+            "entry_at": now,
+        }
+        value = await db.scalar(_DEBIT_WITH_LEDGER, params)
+        return None if value is None else int(value)
+    after = await debit(db, account_id, amount)
+    if after is not None:
+        await add_ledger(
+            db,
+            account_id=account_id,
+            delta=-amount,
+            balance_after=after,
+            reason=reason,
+            now=now,
+            endpoint=endpoint,
+            request_id=request_id,
+        )
+    return after
+
+
 async def ledger_of(db: Executor, account_id: int, limit: int = 100) -> Sequence[Row[Any]]:
     stmt = (
         sa.select(

@@ -42,7 +42,11 @@ async def support(db: Executor, domain: str) -> dict[PatternKey, float]:
 
 
 async def all_supports(db: Executor) -> list[dict[PatternKey, float]]:
-    stmt = sa.select(domain_patterns).where(domain_patterns.c.domain != PRIOR_DOMAIN).order_by(domain_patterns.c.domain)
+    stmt = (
+        sa.select(domain_patterns)
+        .where(domain_patterns.c.domain != PRIOR_DOMAIN)
+        .order_by(domain_patterns.c.domain, domain_patterns.c.template, domain_patterns.c.cap)
+    )
     out: dict[str, dict[PatternKey, float]] = {}
     for r in await db.fetch_all(stmt):
         out.setdefault(r.domain, {})[(r.template, int(r.cap))] = float(r.support)

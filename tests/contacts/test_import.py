@@ -149,7 +149,8 @@ async def content(url: str) -> dict[str, list[tuple[object, ...]]]:
         for table in (people, emails, phones, companies, domain_patterns, predicted_emails):
             columns = [c for c in table.columns if c.name not in STAMPS]
             rows = await db.fetch_all(sa.select(*columns).order_by(*table.primary_key.columns))
-            out[table.name] = [tuple(r) for r in rows]
+            # Scores to 12 digits: PostgreSQL's float8 and SQLite's REAL may differ in the last bit.
+            out[table.name] = [tuple(round(v, 12) if isinstance(v, float) else v for v in r) for r in rows]
         return out
     finally:
         await db.close()
