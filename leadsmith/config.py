@@ -20,10 +20,11 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
     redis_prefix: str = "leadsmith:"
-    counters: Literal["auto", "memory", "database", "redis"] = Field(
+    counters: Literal["auto", "memory", "file", "database", "redis"] = Field(
         default="auto",
-        description="Where rate-limit windows live. auto: redis if redis_url is set, "
-        "memory for one worker, the database when several workers share it.",
+        description="Where rate-limit windows live. auto: redis if redis_url is set, memory for one "
+        "worker, a memory-mapped file beside the SQLite store for several, the database (PostgreSQL) "
+        "for several without Redis.",
     )
     workers: int = Field(default=1, ge=1, le=64)
     host: str = "127.0.0.1"
@@ -109,12 +110,14 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
-    def counters_backend(self) -> Literal["memory", "database", "redis"]:
+    def counters_backend(self) -> Literal["memory", "file", "database", "redis"]:
         if self.counters != "auto":
             return self.counters
         if self.redis_url:
             return "redis"
-        return "memory" if self.workers == 1 else "database"
+        if self.workers == 1:
+            return "memory"
+        return "file" if self.is_sqlite and ":memory:" not in self.database_url else "database"
 
 
 @lru_cache(maxsize=1)

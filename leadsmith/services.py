@@ -12,10 +12,11 @@ from fastapi import Depends, Request
 from leadsmith.access.service import AccessService
 from leadsmith.config import Settings
 from leadsmith.contacts.service import ContactsService
-from leadsmith.db.database import Database, open_database
+from leadsmith.db.database import Database, open_database, sqlite_path
 from leadsmith.metering.counters import (
     Counters,
     DatabaseCounters,
+    FileCounters,
     MemoryCounters,
     RedisCounters,
 )
@@ -45,6 +46,11 @@ def open_counters(settings: Settings, db: Database) -> Counters:
         if not settings.redis_url:
             raise ValueError("LEADSMITH_COUNTERS=redis needs LEADSMITH_REDIS_URL")
         return RedisCounters(settings.redis_url, settings.redis_prefix)
+    if backend == "file":
+        path = sqlite_path(settings.database_url)
+        if path is None:
+            raise ValueError("LEADSMITH_COUNTERS=file needs a SQLite store on disk")
+        return FileCounters(f"{path}.counters")
     if backend == "database":
         return DatabaseCounters(db)
     return MemoryCounters()

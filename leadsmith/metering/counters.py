@@ -1,12 +1,18 @@
-"""Fixed hourly windows per key behind one interface, with three backends.
+"""Fixed hourly windows per key behind one interface, with four backends.
 
 A window opens at a key's first request and lasts ``window_ms``; every request in it adds one.
-The memory backend serves a single worker; the database backend (one atomic upsert) lets several
+The memory backend serves a single worker; the file backend lets the workers of one machine share a
+memory-mapped table beside the SQLite store; the database backend (one atomic upsert) lets several
 workers share the SQLite file or PostgreSQL; the Redis backend runs one Lua script per hit.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import mmap
+import os
+import struct
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -98,6 +104,81 @@ class DatabaseCounters:
 
     async def close(self) -> None:
         return None
+
+
+class FileCounters:
+    """Windows in a memory-mapped file beside the SQLite store, shared by the workers of one machine.
+
+    A fixed table of slots (key digest, window start, window length, count); a key's slot is found
+    by scanning a short run of slots from its hash, under an exclusive ``flock`` held for a few
+    microseconds: no database transaction per request. A slot whose window is over is free again.
+    The file outlives restarts like the database counters do; a torn write after a crash can only
+    garble one key's current window.
+    """
+
+    name = "file"
+    _SLOT = struct.Struct("<16sqqq")  # digest, window start (ms), window length (ms), count
+    _PROBES = 64
+
+    def __init__(self, path: str, slots: int = 1 << 16) -> None:
+        self.path = path
+        self._slots = slots
+        size = slots * self._SLOT.size
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            if os.fstat(self._fd).st_size != size:
+                os.ftruncate(self._fd, size)  # a new file, or another table size: start empty
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._map = mmap.mmap(self._fd, size)
+
+    async def ping(self) -> None:
+        return None
+
+    def _find(self, key: str, now_ms: int) -> tuple[bytes, int, int, int, int]:
+        """(digest, offset, start, length, count) of the key's slot, or of a free one (count 0)."""
+        digest = hashlib.blake2b(key.encode(), digest_size=16).digest()
+        first = int.from_bytes(digest[:8], "little") % self._slots
+        free = -1
+        for i in range(self._PROBES):
+            offset = ((first + i) % self._slots) * self._SLOT.size
+            found, start, length, count = self._SLOT.unpack_from(self._map, offset)
+            if found == digest:
+                return digest, offset, start, length, count
+            if free < 0 and (count == 0 or start + length <= now_ms):
+                free = offset
+        if free < 0:
+            raise coded(ServiceUnavailable, "rate_limiter_unavailable", "the rate-limit table is full; retry shortly")
+        return digest, free, 0, 0, 0
+
+    async def hit(self, key: str, window_ms: int, now_ms: int) -> Window:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            digest, offset, start, _, count = self._find(key, now_ms)
+            if count == 0 or start + window_ms <= now_ms:
+                start, count = now_ms, 0
+            count += 1
+            self._SLOT.pack_into(self._map, offset, digest, start, window_ms, count)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        return Window(count, start + window_ms - now_ms)
+
+    async def peek(self, key: str, window_ms: int, now_ms: int) -> Window:
+        fcntl.flock(self._fd, fcntl.LOCK_SH)
+        try:
+            _, _, start, _, count = self._find(key, now_ms)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        if count == 0 or start + window_ms <= now_ms:
+            return Window(0, window_ms)
+        return Window(count, start + window_ms - now_ms)
+
+    async def close(self) -> None:
+        if self._fd >= 0:
+            self._map.close()
+            os.close(self._fd)
+            self._fd = -1
 
 
 _HIT_LUA = """

@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from leadsmith.db.database import Database
-from leadsmith.errors import LeadsmithError
-from leadsmith.metering.counters import Counters, DatabaseCounters, MemoryCounters, RedisCounters
+from leadsmith.errors import LeadsmithError, ServiceUnavailable
+from leadsmith.metering.counters import Counters, DatabaseCounters, FileCounters, MemoryCounters, RedisCounters
 from tests.support import REDIS_URL
 
 HOUR = 3_600_000
 
 
-@pytest.fixture(params=["memory", "database", "redis"])
-async def counters(request: pytest.FixtureRequest, db: Database) -> AsyncIterator[Counters]:
+@pytest.fixture(params=["memory", "file", "database", "redis"])
+async def counters(request: pytest.FixtureRequest, db: Database, tmp_path: Path) -> AsyncIterator[Counters]:
     if request.param == "memory":
         c: Counters = MemoryCounters()
+    elif request.param == "file":
+        c = FileCounters(str(tmp_path / "store.db.counters"))
     elif request.param == "database":
         c = DatabaseCounters(db)
     else:
@@ -62,3 +67,43 @@ async def test_redis_unreachable_fails_closed() -> None:
         await down.hit("k", HOUR, 0)
     assert caught.value.status == 503 and caught.value.code == "rate_limiter_unavailable"
     await down.close()
+
+
+HITTER = """
+import asyncio, sys
+from leadsmith.metering.counters import FileCounters
+
+async def main() -> None:
+    c = FileCounters(sys.argv[1])
+    seen = [(await c.hit("key:shared", 3_600_000, 1_000_000)).count for _ in range(500)]
+    print(" ".join(map(str, seen)))
+    await c.close()
+
+asyncio.run(main())
+"""
+
+
+def test_file_counters_are_exact_across_processes(tmp_path: Path) -> None:
+    """Four processes hitting one key through the shared file: every hit counted once, no count twice."""
+    path = str(tmp_path / "store.db.counters")
+    procs = [
+        subprocess.Popen([sys.executable, "-c", HITTER, path], stdout=subprocess.PIPE, text=True) for _ in range(4)
+    ]
+    counts = [int(n) for p in procs for n in p.communicate(timeout=60)[0].split()]
+    assert all(p.returncode == 0 for p in procs)
+    assert sorted(counts) == list(range(1, 2001))
+
+
+async def test_file_counters_reuse_expired_slots(tmp_path: Path) -> None:
+    """A small table keeps serving as windows end: a slot whose window is over is free again."""
+    c = FileCounters(str(tmp_path / "small.counters"), slots=64)
+    try:
+        for round_ in range(5):
+            now = 1_000_000 + round_ * HOUR
+            for i in range(64):
+                assert (await c.hit(f"key:{round_}:{i}", HOUR, now)).count == 1
+        assert (await c.peek("key:4:0", HOUR, 1_000_000 + 4 * HOUR)).count == 1
+        with pytest.raises(ServiceUnavailable):  # all 64 windows live: refused, not miscounted
+            await c.hit("key:one-too-many", HOUR, 1_000_000 + 4 * HOUR)
+    finally:
+        await c.close()
