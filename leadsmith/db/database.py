@@ -4,8 +4,10 @@ SQLite (the embedded default) runs SQLAlchemy Core statements synchronously on t
 thread: an indexed lookup costs ~15 us that way against ~470 us through aiosqlite's thread hop
 (measured on this machine, see CONTRIBUTING.md). It keeps two connections: an autocommit reader
 (WAL readers never wait) and a writer whose transactions start with ``BEGIN IMMEDIATE`` behind an
-asyncio lock, so a transaction is never interleaved with another coroutine's and never fails on a
-lock upgrade. PostgreSQL runs through SQLAlchemy's AsyncEngine on asyncpg.
+asyncio lock and a lock file shared with other processes, so a transaction is never interleaved with
+another coroutine's, never fails on a lock upgrade and never waits for another worker on the event
+loop. PostgreSQL runs through SQLAlchemy's AsyncEngine on asyncpg, and its hot prepared reads through
+a small raw asyncpg pool. ``Prepared`` statements skip SQLAlchemy's execution path on both.
 """
 
 from __future__ import annotations
