@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, TypeVar
@@ -98,15 +98,8 @@ class PatternService:
         the predicted addresses of their people. With an executor, the pure work of one domain runs
         there while the next domain's rows are read."""
         ordered = sorted(set(domains))
-        pending: deque[tuple[str, asyncio.Future[dict[PatternKey, float]]]] = deque()
 
-        async def store_support() -> None:
-            domain, future = pending.popleft()
-            support = await future
-            async with self.db.transaction() as tx:
-                await repository.replace_support(tx, domain, support, self.clock())
-
-        for domain in ordered:
+        async def learn(domain: str) -> asyncio.Future[dict[PatternKey, float]]:
             known = [
                 KnownAddress(
                     row.first_name or "",
@@ -116,35 +109,51 @@ class PatternService:
                 )
                 for row in await repository.pairs(self.db, domain)
             ]
-            pending.append((domain, self._compute(domain_support, known)))
-            if len(pending) > self.ahead:
-                await store_support()
-        while pending:
-            await store_support()
+            return self._compute(domain_support, known)
+
+        async def store_support(domain: str, support: dict[PatternKey, float]) -> None:
+            async with self.db.transaction() as tx:
+                await repository.replace_support(tx, domain, support, self.clock())
+
+        await self._pipeline(ordered, learn, store_support)
         await self.refresh_prior()
         self._scores.clear()
-        predictions: deque[tuple[str, asyncio.Future[list[Prediction]]]] = deque()
 
-        async def store_predictions() -> None:
-            domain, future = predictions.popleft()
-            now = self.clock()
-            rows = [{**p._asdict(), "updated_at": now} for p in await future]
-            async with self.db.transaction() as tx:
-                await repository.replace_predictions(tx, domain, rows)
-
-        for domain in ordered:
+        async def predict(domain: str) -> asyncio.Future[list[Prediction]]:
             ranked = await self.scores(domain)
             taken = {key: True for key in await repository.address_keys_at(self.db, domain)}
             people = [
                 (p.id, p.first_name or "", p.last_name or "", p.full_name or "")
                 for p in await repository.people_without_work_address(self.db, domain)
             ]
-            predictions.append((domain, self._compute(predict_addresses, domain, people, ranked, taken)))
-            if len(predictions) > self.ahead:
-                await store_predictions()
-        while predictions:
-            await store_predictions()
+            return self._compute(predict_addresses, domain, people, ranked, taken)
+
+        async def store_predictions(domain: str, predictions: list[Prediction]) -> None:
+            now = self.clock()
+            rows = [{**p._asdict(), "updated_at": now} for p in predictions]
+            async with self.db.transaction() as tx:
+                await repository.replace_predictions(tx, domain, rows)
+
+        await self._pipeline(ordered, predict, store_predictions)
         return len(ordered)
+
+    async def _pipeline(
+        self,
+        domains: list[str],
+        start: Callable[[str], Awaitable[asyncio.Future[R]]],
+        store: Callable[[str, R], Awaitable[None]],
+    ) -> None:
+        """For each domain in order: ``start`` (read its rows, hand the pure work to ``_compute``), and
+        ``store`` the result, up to ``ahead`` domains behind, so reading overlaps the computing."""
+        pending: deque[tuple[str, asyncio.Future[R]]] = deque()
+        for domain in domains:
+            pending.append((domain, await start(domain)))
+            if len(pending) > self.ahead:
+                done, future = pending.popleft()
+                await store(done, await future)
+        while pending:
+            done, future = pending.popleft()
+            await store(done, await future)
 
     def _compute(self, fn: Callable[..., R], *args: Any) -> asyncio.Future[R]:
         """``fn(*args)`` (a pure function) in the executor, or here and now without one."""
