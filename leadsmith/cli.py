@@ -24,7 +24,7 @@ from leadsmith.config import Settings, get_settings
 from leadsmith.contacts.demo import DEMO_ACCOUNT, demo_records
 from leadsmith.contacts.files import ImportFile
 from leadsmith.contacts.import_service import COUNTS, ImportService, ImportSummary
-from leadsmith.contacts.parallel import default_jobs, parse_rows_in, process_pool
+from leadsmith.contacts.parallel import default_jobs, parse_file_in, process_pool
 from leadsmith.db import migrate
 from leadsmith.db.database import Database, open_database
 from leadsmith.errors import LeadsmithError
@@ -197,6 +197,7 @@ async def _import_files(
     db: Database, settings: Settings, files: list[Path], source: str | None, batch_size: int, pool: Executor | None
 ) -> ImportSummary:
     region = settings.default_phone_region
+    db.start_checkpointer()  # SQLite: the WAL is copied back to the store by a thread, not in our commits
     service = ImportService(db, region, batch_size, patterns=PatternService(db, executor=pool))
     total = ImportSummary()
     columns = (
@@ -214,7 +215,7 @@ async def _import_files(
                     progress.update(task, completed=f.position)
 
                 summary = await service.import_records(
-                    parse_rows_in(pool, f.rows(), region), source=source or path.name, on_batch=advance
+                    parse_file_in(pool, f, region), source=source or path.name, on_batch=advance
                 )
                 progress.update(task, completed=f.size or 1)
             total.add(summary)

@@ -1,20 +1,21 @@
-"""All SQL the importer runs: batched look-ups and batched writes, inside the importer's transaction."""
+"""All SQL the importer runs: bulk look-ups and bulk writes of tuples (``db.bulk``), inside the importer's
+transaction."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from leadsmith.db.database import Database, Executor, Prepared, upsert
+from leadsmith.db import bulk
+from leadsmith.db.database import Database, Executor, upsert
 from leadsmith.db.tables import companies, emails, people, phones
 
-_CHUNK = 500
 
-
-@dataclass
+@dataclass(slots=True)
 class PersonState:
     id: int
     linkedin_id: str | None
@@ -41,15 +42,22 @@ PERSON_FIELDS = (
     "company_name",
     "company_id",
 )
-_PERSON_COLS = (people.c.id, *(people.c[f] for f in PERSON_FIELDS))
+_PERSON_COLUMNS = ("id", *PERSON_FIELDS)
+person_values = operator.attrgetter(*_PERSON_COLUMNS)  # a PersonState as a tuple, in a C call
+PEOPLE_COLUMNS = (*_PERSON_COLUMNS, "created_at", "updated_at")
+EMAIL_COLUMNS = ("person_id", "address", "address_key", "domain", "kind", "valid", "source", "first_seen", "last_seen")
+PHONE_COLUMNS = ("person_id", "e164", "type", "source", "first_seen", "last_seen")
 
 
-def _chunks(values: Sequence[Any]) -> list[Sequence[Any]]:
-    return [values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK)]
+async def begin_batch(tx: Executor) -> None:
+    """An import batch need not wait for its commit to reach the disk on PostgreSQL: a crash loses at
+    most the last batches (the database stays consistent) and importing again brings them back."""
+    if tx.dialect == "postgresql":
+        await tx.execute(sa.text("SET LOCAL synchronous_commit = off"))
 
 
 async def allocate_ids(tx: Executor, table: sa.Table, n: int) -> list[int]:
-    """``n`` fresh primary keys, so a batch of rows can be written with one executemany."""
+    """``n`` fresh primary keys, so a batch of rows can be written in bulk."""
     if n == 0:
         return []
     if tx.dialect == "postgresql":
@@ -61,11 +69,8 @@ async def allocate_ids(tx: Executor, table: sa.Table, n: int) -> list[int]:
 
 
 async def companies_by_domain(tx: Executor, domains: Collection[str]) -> dict[str, tuple[int, str | None]]:
-    out: dict[str, tuple[int, str | None]] = {}
-    for part in _chunks(sorted(domains)):
-        stmt = sa.select(companies.c.domain, companies.c.id, companies.c.name).where(companies.c.domain.in_(part))
-        out.update({r.domain: (int(r.id), r.name) for r in await tx.fetch_all(stmt)})
-    return out
+    rows = await bulk.select_in(tx, companies, ("domain", "id", "name"), "domain", domains)
+    return {domain: (int(cid), name) for domain, cid, name in rows}
 
 
 async def insert_companies(tx: Executor, rows: Sequence[dict[str, Any]]) -> None:
@@ -86,71 +91,40 @@ async def name_companies(tx: Executor, names: dict[int, str]) -> None:
 
 
 async def people_where(tx: Executor, column: str, values: Collection[Any]) -> dict[Any, PersonState]:
-    out: dict[Any, PersonState] = {}
-    for part in _chunks(sorted(values)):
-        for r in await tx.fetch_all(sa.select(*_PERSON_COLS).where(people.c[column].in_(part))):
-            state = PersonState(*tuple(r))
-            out[getattr(state, column)] = state
-    return out
+    index = _PERSON_COLUMNS.index(column)
+    rows = await bulk.select_in(tx, people, _PERSON_COLUMNS, column, values)
+    return {row[index]: PersonState(*row) for row in rows}
 
 
 async def owners_of(tx: Executor, address_keys: Collection[str]) -> dict[str, int]:
     """Who owns each address, by its lower-cased key."""
-    out: dict[str, int] = {}
-    for part in _chunks(sorted(address_keys)):
-        stmt = sa.select(emails.c.address_key, emails.c.person_id).where(emails.c.address_key.in_(part))
-        out.update({r.address_key: int(r.person_id) for r in await tx.fetch_all(stmt)})
-    return out
+    rows = await bulk.select_in(tx, emails, ("address_key", "person_id"), "address_key", address_keys)
+    return {key: int(person_id) for key, person_id in rows}
 
 
 async def phones_of(tx: Executor, person_ids: Collection[int]) -> set[tuple[int, str]]:
-    out: set[tuple[int, str]] = set()
-    for part in _chunks(sorted(person_ids)):
-        stmt = sa.select(phones.c.person_id, phones.c.e164).where(phones.c.person_id.in_(part))
-        out.update((int(r.person_id), r.e164) for r in await tx.fetch_all(stmt))
-    return out
+    rows = await bulk.select_in(tx, phones, ("person_id", "e164"), "person_id", person_ids)
+    return {(int(person_id), e164) for person_id, e164 in rows}
 
 
-def _insert(table: sa.Table, *, with_id: bool, conflict: Sequence[sa.Column[Any]] = ()) -> dict[str, Prepared]:
-    """A bulk insert per backend (on SQLite one executemany on the raw cursor) of every column, the id
-    only ``with_id`` (else the database numbers the rows); rows already there by ``conflict`` are left."""
-    columns = [c.name for c in table.columns if with_id or c.name != "id"]
-    out = {}
-    for dialect in ("sqlite", "postgresql"):
-        stmt = upsert(dialect, table).values({c: sa.bindparam(c) for c in columns})
-        out[dialect] = Prepared(stmt.on_conflict_do_nothing(index_elements=list(conflict)) if conflict else stmt)
-    return out
+async def insert_people(tx: Executor, rows: Sequence[Sequence[Any]]) -> None:
+    """New people (``PEOPLE_COLUMNS``), their ids fresh from ``allocate_ids``."""
+    await bulk.insert_rows(tx, people, PEOPLE_COLUMNS, rows)
 
 
-_INSERT_PEOPLE = _insert(people, with_id=True)
-_INSERT_EMAILS = _insert(emails, with_id=False, conflict=[emails.c.address_key])
-_INSERT_PHONES = _insert(phones, with_id=False, conflict=[phones.c.person_id, phones.c.e164])
+async def update_people(tx: Executor, rows: Sequence[Sequence[Any]]) -> None:
+    """(id, *PERSON_FIELDS, updated_at) of people already there."""
+    await bulk.update_rows(tx, people, "id", (*PERSON_FIELDS, "updated_at"), rows)
 
 
-async def insert_people(tx: Executor, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        await tx.execute(_INSERT_PEOPLE[tx.dialect], rows)
+async def insert_emails(tx: Executor, rows: Sequence[Sequence[Any]]) -> None:
+    """``EMAIL_COLUMNS``; an address already there (by key) is left to its owner."""
+    await bulk.insert_rows(tx, emails, EMAIL_COLUMNS, rows, conflict=("address_key",))
 
 
-async def update_people(tx: Executor, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        values: dict[str, Any] = {f: sa.bindparam(f"v_{f}") for f in PERSON_FIELDS}
-        stmt = (
-            sa.update(people)
-            .where(people.c.id == sa.bindparam("v_id"))
-            .values(**values, updated_at=sa.bindparam("v_updated_at"))
-        )
-        await tx.execute(stmt, [{f"v_{k}": v for k, v in row.items()} for row in rows])
-
-
-async def insert_emails(tx: Executor, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        await tx.execute(_INSERT_EMAILS[tx.dialect], rows)
-
-
-async def insert_phones(tx: Executor, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        await tx.execute(_INSERT_PHONES[tx.dialect], rows)
+async def insert_phones(tx: Executor, rows: Sequence[Sequence[Any]]) -> None:
+    """``PHONE_COLUMNS``; a number a person already has is left."""
+    await bulk.insert_rows(tx, phones, PHONE_COLUMNS, rows, conflict=("person_id", "e164"))
 
 
 async def analyze(db: Database) -> None:

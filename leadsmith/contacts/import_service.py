@@ -67,8 +67,9 @@ class _Batch:
         self.companies: dict[str, tuple[int, str | None]] = {}
         self.new_people: dict[int, PersonState] = {}
         self.dirty: set[int] = set()
-        self.new_emails: list[dict[str, Any]] = []
-        self.new_phones: dict[tuple[int, str], dict[str, Any]] = {}
+        # Who gets what, by reference: new people's ids change once before the write (``_renumber``).
+        self.new_emails: list[tuple[PersonState, str, str, str, str]] = []
+        self.new_phones: dict[tuple[int, str], tuple[PersonState, str, str]] = {}
         self.known_phones: set[tuple[int, str]] = set()
 
     async def load(self, records: list[Record]) -> None:
@@ -87,11 +88,11 @@ class _Batch:
             await repo.insert_companies(tx, missing)
             self.summary.companies_created += len(missing)
             self.companies.update(await repo.companies_by_domain(tx, {m["domain"] for m in missing}))
-        public = {r.linkedin.key for r in records if r.linkedin and r.linkedin.kind == "public"}
-        sales = {r.linkedin.key for r in records if r.linkedin and r.linkedin.kind == "sales_navigator"}
+        public = {r.linkedin_key for r in records if r.linkedin_kind == "public"}
+        sales = {r.linkedin_key for r in records if r.linkedin_kind == "sales_navigator"}
         self.by_linkedin = await repo.people_where(tx, "linkedin_key", public)
         self.by_sales_nav = await repo.people_where(tx, "sales_nav_id", sales)
-        self.owners = await repo.owners_of(tx, {a.address.lower() for r in records for a, _ in r.emails})
+        self.owners = await repo.owners_of(tx, {e[1] for r in records for e in r.emails})
         for state in (*self.by_linkedin.values(), *self.by_sales_nav.values()):
             self.by_id[state.id] = state
         unknown = set(self.owners.values()) - self.by_id.keys()
@@ -100,12 +101,12 @@ class _Batch:
         self.known_phones = await repo.phones_of(tx, self.by_id.keys())
 
     def _find(self, r: Record) -> PersonState | None:
-        if r.linkedin is not None:
-            index = self.by_linkedin if r.linkedin.kind == "public" else self.by_sales_nav
-            if (found := index.get(r.linkedin.key)) is not None:
+        if r.linkedin_key is not None:
+            index = self.by_linkedin if r.linkedin_kind == "public" else self.by_sales_nav
+            if (found := index.get(r.linkedin_key)) is not None:
                 return found
-        for address, _ in r.emails:
-            owner = self.owners.get(address.address.lower())
+        for _, key, _, _ in r.emails:
+            owner = self.owners.get(key)
             if owner is not None:
                 return self.by_id[owner]
         return None
@@ -119,17 +120,14 @@ class _Batch:
             self.new_people[state.id] = state
             self.by_id[state.id] = state
         changed = False
-        if r.linkedin is not None:
-            if r.linkedin.kind == "public" and state.linkedin_key is None and r.linkedin.key not in self.by_linkedin:
-                state.linkedin_id, state.linkedin_key, changed = r.linkedin.value, r.linkedin.key, True
-                self.by_linkedin[r.linkedin.key] = state
-            elif (
-                r.linkedin.kind == "sales_navigator"
-                and state.sales_nav_id is None
-                and r.linkedin.key not in self.by_sales_nav
-            ):
-                state.sales_nav_id, changed = r.linkedin.key, True
-                self.by_sales_nav[r.linkedin.key] = state
+        key = r.linkedin_key
+        if key is not None:
+            if r.linkedin_kind == "public" and state.linkedin_key is None and key not in self.by_linkedin:
+                state.linkedin_id, state.linkedin_key, changed = r.linkedin_id, key, True
+                self.by_linkedin[key] = state
+            elif r.linkedin_kind == "sales_navigator" and state.sales_nav_id is None and key not in self.by_sales_nav:
+                state.sales_nav_id, changed = key, True
+                self.by_sales_nav[key] = state
         for name in _TEXT_FIELDS:
             value = getattr(r, name)
             if value and getattr(state, name) != value:
@@ -141,48 +139,35 @@ class _Batch:
                 state.company_id, changed = company_id, True
         if changed and state.id not in self.new_people:
             self.dirty.add(state.id)
-        for address, kind in r.emails:
-            key = address.address.lower()
+        for address, key, domain, kind in r.emails:
             owner = self.owners.get(key)
             if owner is None:
                 self.owners[key] = state.id
-                self.new_emails.append(
-                    {
-                        "person_id": state.id,
-                        "address": address.address,
-                        "address_key": key,
-                        "domain": address.domain,
-                        "kind": kind,
-                        "valid": None,
-                        "source": self.source,
-                        "first_seen": self.now,
-                        "last_seen": self.now,
-                    }
-                )
+                self.new_emails.append((state, address, key, domain, kind))
             elif owner != state.id:
                 self.summary.warnings.append(
-                    RowError(r.line, f"email: {address.address} already belongs to another person; left there")
+                    RowError(r.line, f"email: {address} already belongs to another person; left there")
                 )
-        for phone in r.phones:
-            pk = (state.id, phone.e164)
+        for e164, phone_type in r.phones:
+            pk = (state.id, e164)
             if pk not in self.known_phones and pk not in self.new_phones:
-                self.new_phones[pk] = {
-                    "person_id": state.id,
-                    "e164": phone.e164,
-                    "type": phone.type,
-                    "source": self.source,
-                    "first_seen": self.now,
-                    "last_seen": self.now,
-                }
+                self.new_phones[pk] = (state, e164, phone_type)
 
     async def write(self) -> None:
-        def row(s: PersonState) -> dict[str, Any]:
-            return {"id": s.id, **{f: getattr(s, f) for f in repo.PERSON_FIELDS}, "updated_at": self.now}
-
-        await repo.insert_people(self.tx, [{**row(s), "created_at": self.now} for s in self.new_people.values()])
-        await repo.update_people(self.tx, [row(self.by_id[i]) for i in sorted(self.dirty)])
-        await repo.insert_emails(self.tx, self.new_emails)
-        await repo.insert_phones(self.tx, list(self.new_phones.values()))
+        now, source = self.now, self.source
+        values = repo.person_values
+        await repo.insert_people(self.tx, [(*values(s), now, now) for s in self.new_people.values()])
+        await repo.update_people(self.tx, [(*values(self.by_id[i]), now) for i in sorted(self.dirty)])
+        await repo.insert_emails(
+            self.tx,
+            [
+                (s.id, address, key, domain, kind, None, source, now, now)
+                for s, address, key, domain, kind in self.new_emails
+            ],
+        )
+        await repo.insert_phones(
+            self.tx, [(s.id, e164, kind, source, now, now) for s, e164, kind in self.new_phones.values()]
+        )
         named = {
             cid: r for d, (cid, name) in self.companies.items() if name is None for r in [self._company_name(d)] if r
         }
@@ -191,7 +176,7 @@ class _Batch:
         s.people_created += len(self.new_people)
         s.people_updated += len(self.dirty)
         s.emails_added += len(self.new_emails)
-        s.domains |= {e["domain"] for e in self.new_emails if e["kind"] == "pro"}
+        s.domains |= {domain for _, _, _, domain, kind in self.new_emails if kind == "pro"}
         s.phones_added += len(self.new_phones)
 
     def _company_name(self, domain: str) -> str | None:
@@ -239,6 +224,7 @@ class ImportService:
 
     async def _write_batch(self, records: list[Record], source: str) -> ImportSummary:
         async with self.db.transaction() as tx:
+            await repo.begin_batch(tx)
             batch = _Batch(tx, source, self.clock())
             await batch.load(records)
             provisional = itertools.count(-1, -1)
@@ -256,9 +242,3 @@ def _renumber(batch: _Batch, mapping: dict[int, int]) -> None:
     for state in batch.new_people.values():
         state.id = mapping[state.id]
     batch.new_people = {s.id: s for s in batch.new_people.values()}
-    for email in batch.new_emails:
-        email["person_id"] = mapping.get(email["person_id"], email["person_id"])
-    batch.new_phones = {
-        (mapping.get(pid, pid), e164): {**row, "person_id": mapping.get(pid, pid)}
-        for (pid, e164), row in batch.new_phones.items()
-    }

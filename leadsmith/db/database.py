@@ -43,6 +43,8 @@ class Executor(Protocol):
     async def fetch_all(self, stmt: Executable, params: Params = None) -> Sequence[Row[Any]]: ...
     async def scalar(self, stmt: Executable, params: Params = None) -> Any: ...
     async def execute(self, stmt: Executable, params: Params = None) -> int: ...
+    async def raw_connection(self) -> Any:
+        """The driver's connection under this executor (sqlite3 or asyncpg), for ``db.bulk``."""
 
 
 class Database(Executor, Protocol):
@@ -182,6 +184,9 @@ class _SyncExecutor:
             _, cursor = self._raw(stmt, params)
             return int(cursor.rowcount)
         return self._conn.execute(stmt, params).rowcount
+
+    async def raw_connection(self) -> Any:
+        return self._dbapi
 
 
 class SqliteDatabase(_SyncExecutor):
@@ -329,6 +334,9 @@ class _AsyncExecutor:
     async def execute(self, stmt: Executable, params: Params = None) -> int:
         return (await self._conn.execute(_unwrap(stmt), params)).rowcount
 
+    async def raw_connection(self) -> Any:
+        return (await self._conn.get_raw_connection()).driver_connection
+
 
 async def _keep_session(_: asyncpg.Connection) -> None:
     """The raw pool runs single SELECTs and changes no session state, so a released connection needs
@@ -406,6 +414,9 @@ class PostgresDatabase:
     async def execute(self, stmt: Executable, params: Params = None) -> int:
         async with self._autocommit.connect() as conn:
             return await _AsyncExecutor(conn).execute(stmt, params)
+
+    async def raw_connection(self) -> Any:
+        raise RuntimeError("on PostgreSQL, bulk statements run inside a transaction()")
 
     async def ping(self) -> None:
         await self.scalar(sa.text("SELECT 1"))

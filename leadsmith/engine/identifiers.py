@@ -19,9 +19,12 @@ _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _SLUG_PUNCT = frozenset("-_.")
 
 
+ProfileKind = Literal["public", "sales_navigator"]
+
+
 @dataclass(frozen=True, slots=True)
 class ProfileRef:
-    kind: Literal["public", "sales_navigator"]
+    kind: ProfileKind
     value: str
 
     @property

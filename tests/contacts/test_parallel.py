@@ -10,9 +10,9 @@ import time
 
 CHILD = """
 import os, sys, time
-from leadsmith.contacts.parallel import parse_chunk, process_pool
+from leadsmith.contacts.parallel import process_pool
 pool = process_pool(2)
-list(pool.map(parse_chunk, [[], []], [None, None]))
+list(pool.map(abs, [1, -2]))
 print(" ".join(str(p) for p in pool._processes), flush=True)
 time.sleep(60)
 """
