@@ -190,7 +190,7 @@ class _SyncExecutor:
 
 
 class SqliteDatabase(_SyncExecutor):
-    def __init__(self, url: str, busy_timeout_ms: int = 10_000) -> None:
+    def __init__(self, url: str, busy_timeout_ms: int = 10_000, cache_mb: int = 64) -> None:
         self.url = normalise_url(url)
         path = sqlite_path(self.url)
         if path is not None:
@@ -205,7 +205,7 @@ class SqliteDatabase(_SyncExecutor):
                 "synchronous=NORMAL",
                 f"busy_timeout={busy_timeout_ms}",
                 "foreign_keys=ON",
-                "cache_size=-65536",
+                f"cache_size=-{cache_mb * 1024}",
                 "temp_store=MEMORY",
             ):
                 cur.execute(f"PRAGMA {pragma}")
@@ -427,10 +427,14 @@ class PostgresDatabase:
         await self._engine.dispose()
 
 
-def open_database(url: str, *, busy_timeout_ms: int = 10_000, pool_size: int = 10) -> Database:
+def open_database(
+    url: str, *, busy_timeout_ms: int = 10_000, pool_size: int = 10, sqlite_cache_mb: int = 64
+) -> Database:
+    """The store at ``url``. ``sqlite_cache_mb``: SQLite's page cache per connection (a bulk import
+    inserting into indexes bigger than the cache reads their pages back from the file again and again)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        return SqliteDatabase(url, busy_timeout_ms)
+        return SqliteDatabase(url, busy_timeout_ms, sqlite_cache_mb)
     if url.startswith("postgresql+asyncpg"):
         return PostgresDatabase(url, pool_size)
     raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]!r} (use sqlite:/// or postgresql://)")

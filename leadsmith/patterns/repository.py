@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from leadsmith.contacts.repository import has_work_address
+from leadsmith.db import bulk
 from leadsmith.db.database import Executor, Prepared
 from leadsmith.db.tables import companies, domain_patterns, emails, people, predicted_emails
 from leadsmith.engine.patterns import PatternKey
@@ -19,11 +20,28 @@ _SUPPORT = Prepared(
         domain_patterns.c.domain == sa.bindparam("domain")
     )
 )
-_PAIRS = (
+_PAIRS = Prepared(
     sa.select(people.c.full_name, people.c.first_name, people.c.last_name, emails.c.address)
     .join(people, people.c.id == emails.c.person_id)
     .where(emails.c.domain == sa.bindparam("domain"))
 )
+_WITHOUT_WORK_ADDRESS = Prepared(
+    sa.select(people.c.id, people.c.full_name, people.c.first_name, people.c.last_name)
+    .join(companies, companies.c.id == people.c.company_id)
+    .where(companies.c.domain == sa.bindparam("domain"), ~has_work_address())
+    .order_by(people.c.id)
+)
+_ADDRESS_KEYS_AT = Prepared(sa.select(emails.c.address_key).where(emails.c.domain == sa.bindparam("domain")))
+_DELETE_PREDICTIONS = Prepared(
+    sa.delete(predicted_emails).where(
+        predicted_emails.c.person_id.in_(
+            sa.select(people.c.id)
+            .join(companies, companies.c.id == people.c.company_id)
+            .where(companies.c.domain == sa.bindparam("domain"))
+        )
+    )
+)
+_DELETE_SUPPORT = Prepared(sa.delete(domain_patterns).where(domain_patterns.c.domain == sa.bindparam("domain")))
 _KNOWN = Prepared(
     sa.select(people.c.id, emails.c.address, emails.c.valid)
     .join(emails, emails.c.person_id == people.c.id)
@@ -54,16 +72,14 @@ async def all_supports(db: Executor) -> list[dict[PatternKey, float]]:
 
 
 async def replace_support(db: Executor, domain: str, values: Mapping[PatternKey, float], now: int) -> None:
-    await db.execute(sa.delete(domain_patterns).where(domain_patterns.c.domain == domain))
-    rows = [
-        {"domain": domain, "template": t, "cap": c, "support": v, "updated_at": now} for (t, c), v in values.items()
-    ]
-    if rows:
-        await db.execute(sa.insert(domain_patterns), rows)
+    await db.execute(_DELETE_SUPPORT, {"domain": domain})
+    rows = [(domain, t, c, v, now) for (t, c), v in values.items()]
+    await bulk.insert_rows(db, domain_patterns, ("domain", "template", "cap", "support", "updated_at"), rows)
 
 
-async def pairs(db: Executor, domain: str) -> Sequence[Any]:
-    return await db.fetch_all(_PAIRS, {"domain": domain})
+async def pairs(db: Executor, domain: str) -> list[tuple[str | None, str | None, str | None, str]]:
+    """The known (full, first, last name, address) pairs at ``domain``, as plain tuples."""
+    return [tuple(r) for r in await db.fetch_all(_PAIRS, {"domain": domain})]
 
 
 async def known_person(db: Executor, domain: str, first: str, last: str) -> Sequence[Any]:
@@ -89,29 +105,20 @@ async def taken(db: Executor, addresses: Collection[str]) -> set[str]:
     return out
 
 
-async def people_without_work_address(db: Executor, domain: str) -> Sequence[Any]:
-    """The people of the company at ``domain`` with no usable work address."""
-    stmt = (
-        sa.select(people.c.id, people.c.full_name, people.c.first_name, people.c.last_name)
-        .join(companies, companies.c.id == people.c.company_id)
-        .where(companies.c.domain == domain, ~has_work_address())
-        .order_by(people.c.id)
-    )
-    return await db.fetch_all(stmt)
+async def people_without_work_address(
+    db: Executor, domain: str
+) -> list[tuple[int, str | None, str | None, str | None]]:
+    """The people (id, full, first, last name) of the company at ``domain`` with no usable work address."""
+    return [tuple(r) for r in await db.fetch_all(_WITHOUT_WORK_ADDRESS, {"domain": domain})]
 
 
-async def address_keys_at(db: Executor, domain: str) -> set[str]:
-    stmt = sa.select(emails.c.address_key).where(emails.c.domain == domain)
-    return {r.address_key for r in await db.fetch_all(stmt)}
+async def address_keys_at(db: Executor, domain: str) -> list[str]:
+    return [r[0] for r in await db.fetch_all(_ADDRESS_KEYS_AT, {"domain": domain})]
 
 
-async def replace_predictions(db: Executor, domain: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Forget the predictions for the company at ``domain`` and store these instead."""
-    company_people = (
-        sa.select(people.c.id)
-        .join(companies, companies.c.id == people.c.company_id)
-        .where(companies.c.domain == domain)
-    )
-    await db.execute(sa.delete(predicted_emails).where(predicted_emails.c.person_id.in_(company_people)))
-    if rows:
-        await db.execute(sa.insert(predicted_emails), rows)
+async def replace_predictions(db: Executor, domain: str, rows: Sequence[tuple[int, str, float, str]], now: int) -> None:
+    """Forget the predictions for the company at ``domain`` and store these (person id, address, score,
+    pattern) instead."""
+    await db.execute(_DELETE_PREDICTIONS, {"domain": domain})
+    columns = ("person_id", "address", "score", "pattern", "updated_at")
+    await bulk.insert_rows(db, predicted_emails, columns, [(*row, now) for row in rows])

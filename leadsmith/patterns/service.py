@@ -63,17 +63,32 @@ class Prediction(NamedTuple):
     pattern: str
 
 
+def learn_support(pairs: list[tuple[str | None, str | None, str | None, str]]) -> dict[PatternKey, float]:
+    """A domain's statistics from its known pairs (full, first and last name, address): pure, so it
+    runs in a pool worker during an import, where the pairs arrive as plain tuples."""
+    return domain_support(
+        KnownAddress(first or "", last or "", parse_name(full).middle if full else "", address.rsplit("@", 1)[0])
+        for full, first, last, address in pairs
+    )
+
+
 def predict_addresses(
-    domain: str, people: list[tuple[int, str, str, str]], ranked: DomainScores, taken: Mapping[str, bool]
-) -> list[Prediction]:
-    """The likeliest work address at ``domain`` of each of these people (id, first, last and full
-    name), from the domain's scores, skipping addresses that belong to someone already."""
+    domain: str,
+    people: list[tuple[int, str | None, str | None, str | None]],
+    ranked: DomainScores,
+    taken: Mapping[str, bool],
+) -> list[tuple[int, str, float, str]]:
+    """The likeliest work address at ``domain`` (``Prediction``, as a plain tuple) of each of these
+    people (id, full, first and last name), from the domain's scores, skipping addresses that belong
+    to someone already."""
     out = []
-    for person_id, first, last, full in people:
+    for person_id, full, first, last in people:
         middle = parse_name(full).middle if full else ""
-        found = find_emails(first, last, middle, domain, ranked.for_name(middle), (), taken, 1, ranked.handle_rate)
+        found = find_emails(
+            first or "", last or "", middle, domain, ranked.for_name(middle), (), taken, 1, ranked.handle_rate
+        )
         if found and found[0].pattern:
-            out.append(Prediction(person_id, found[0].email, found[0].score, found[0].pattern))
+            out.append((person_id, found[0].email, found[0].score, found[0].pattern))
     return out
 
 
@@ -100,16 +115,7 @@ class PatternService:
         ordered = sorted(set(domains))
 
         async def learn(domain: str) -> asyncio.Future[dict[PatternKey, float]]:
-            known = [
-                KnownAddress(
-                    row.first_name or "",
-                    row.last_name or "",
-                    parse_name(row.full_name).middle if row.full_name else "",
-                    row.address.rsplit("@", 1)[0],
-                )
-                for row in await repository.pairs(self.db, domain)
-            ]
-            return self._compute(domain_support, known)
+            return self._compute(learn_support, await repository.pairs(self.db, domain))
 
         async def store_support(domain: str, support: dict[PatternKey, float]) -> None:
             async with self.db.transaction() as tx:
@@ -119,20 +125,15 @@ class PatternService:
         await self.refresh_prior()
         self._scores.clear()
 
-        async def predict(domain: str) -> asyncio.Future[list[Prediction]]:
+        async def predict(domain: str) -> asyncio.Future[list[tuple[int, str, float, str]]]:
             ranked = await self.scores(domain)
-            taken = {key: True for key in await repository.address_keys_at(self.db, domain)}
-            people = [
-                (p.id, p.first_name or "", p.last_name or "", p.full_name or "")
-                for p in await repository.people_without_work_address(self.db, domain)
-            ]
+            taken = dict.fromkeys(await repository.address_keys_at(self.db, domain), True)
+            people = await repository.people_without_work_address(self.db, domain)
             return self._compute(predict_addresses, domain, people, ranked, taken)
 
-        async def store_predictions(domain: str, predictions: list[Prediction]) -> None:
-            now = self.clock()
-            rows = [{**p._asdict(), "updated_at": now} for p in predictions]
+        async def store_predictions(domain: str, predictions: list[tuple[int, str, float, str]]) -> None:
             async with self.db.transaction() as tx:
-                await repository.replace_predictions(tx, domain, rows)
+                await repository.replace_predictions(tx, domain, predictions, self.clock())
 
         await self._pipeline(ordered, predict, store_predictions)
         return len(ordered)
