@@ -119,6 +119,10 @@ async def address_keys_at(db: Executor, domain: str) -> list[str]:
 async def replace_predictions(db: Executor, domain: str, rows: Sequence[tuple[int, str, float, str]], now: int) -> None:
     """Forget the predictions for the company at ``domain`` and store these (person id, address, score,
     pattern) instead."""
+    if db.dialect == "postgresql":
+        # The table grows from nothing during a refresh: a plan cached while it was empty scans all of
+        # it for every domain (quadratic); planned each time, the delete walks the primary key.
+        await db.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
     await db.execute(_DELETE_PREDICTIONS, {"domain": domain})
     columns = ("person_id", "address", "score", "pattern", "updated_at")
     await bulk.insert_rows(db, predicted_emails, columns, [(*row, now) for row in rows])

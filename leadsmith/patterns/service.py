@@ -145,16 +145,26 @@ class PatternService:
         store: Callable[[str, R], Awaitable[None]],
     ) -> None:
         """For each domain in order: ``start`` (read its rows, hand the pure work to ``_compute``), and
-        ``store`` the result, up to ``ahead`` domains behind, so reading overlaps the computing."""
-        pending: deque[tuple[str, asyncio.Future[R]]] = deque()
-        for domain in domains:
-            pending.append((domain, await start(domain)))
-            if len(pending) > self.ahead:
-                done, future = pending.popleft()
-                await store(done, await future)
-        while pending:
-            done, future = pending.popleft()
-            await store(done, await future)
+        ``store`` the result, up to ``ahead`` domains behind, so reading overlaps the computing and
+        the storing; the reads of up to ``ahead`` domains run at once (on PostgreSQL, on as many
+        connections: server processes on every core)."""
+
+        async def begin(domain: str) -> R:
+            return await (await start(domain))
+
+        pending: deque[tuple[str, asyncio.Task[R]]] = deque()
+        try:
+            for domain in domains:
+                pending.append((domain, asyncio.create_task(begin(domain))))
+                if len(pending) > self.ahead:
+                    done, task = pending.popleft()
+                    await store(done, await task)
+            while pending:
+                done, task = pending.popleft()
+                await store(done, await task)
+        finally:
+            for _, task in pending:
+                task.cancel()
 
     def _compute(self, fn: Callable[..., R], *args: Any) -> asyncio.Future[R]:
         """``fn(*args)`` (a pure function) in the executor, or here and now without one."""
