@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from disposable_email_domains import blocklist as _DISPOSABLE
@@ -33,18 +34,30 @@ def parse_address(text: str) -> Address | None:
     text = text.strip().strip("<>").strip()
     if text.count("@") != 1 or len(text) > 320:
         return None
-    local, domain = text.split("@")
+    local, written = text.split("@")
     if not _LOCAL.fullmatch(local) or local.startswith(".") or local.endswith(".") or ".." in local:
         return None
-    domain = domain.strip(".").lower()
+    domain = _mail_domain(written)
+    if domain is None:
+        return None
+    return Address(address=f"{local}@{domain}", local=local, domain=domain)
+
+
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+@lru_cache(maxsize=65536)
+def _mail_domain(text: str) -> str | None:
+    """The domain of an address, lower-cased and IDN-encoded; None when it is not one (cached: an
+    import meets the same few domains again and again)."""
+    domain = text.strip(".").lower()
     try:
         domain = domain.encode("idna").decode("ascii")
     except UnicodeError:
         return None
-    labels = domain.split(".")
-    if not all(re.fullmatch(r"(?!-)[a-z0-9-]{1,63}(?<!-)", lb) for lb in labels):
+    if not all(_LABEL.fullmatch(label) for label in domain.split(".")):
         return None
-    return Address(address=f"{local}@{domain}", local=local, domain=domain)
+    return domain
 
 
 def is_free_domain(domain: str) -> bool:

@@ -61,10 +61,22 @@ def _from_path(path: str) -> ProfileRef | None:
     return None
 
 
-@lru_cache(maxsize=65536)
+# The common case, a plain public profile URL with an ASCII slug: what the general path gives it, at a
+# tenth of the cost (an import meets a million of them, each once).
+_PLAIN_PROFILE_URL = re.compile(r"(?:https?://)?(?:www\.)?linkedin\.com/in/([A-Za-z0-9][A-Za-z0-9._-]{1,99})/?")
+
+
 def normalise_linkedin(text: str) -> ProfileRef | None:
     """A profile URL (any country subdomain, ``m.``, locale, query string, percent-encoding) or a bare id."""
     text = text.strip()
+    plain = _PLAIN_PROFILE_URL.fullmatch(text)
+    if plain is not None:
+        return ProfileRef("public", plain.group(1))
+    return _normalise_linkedin(text)
+
+
+@lru_cache(maxsize=65536)
+def _normalise_linkedin(text: str) -> ProfileRef | None:
     if not text or len(text) > 2048:
         return None
     try:

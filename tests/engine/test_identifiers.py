@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leadsmith.engine.identifiers import ProfileRef, normalise_domain, normalise_linkedin
+from leadsmith.engine.identifiers import ProfileRef, _normalise_linkedin, normalise_domain, normalise_linkedin
 
 
 @pytest.mark.parametrize(
@@ -106,3 +106,13 @@ def test_domain_never_raises_and_is_idempotent(text: str) -> None:
     domain = normalise_domain(text)
     if domain is not None:
         assert normalise_domain(domain) == domain
+
+
+@given(
+    prefix=st.sampled_from(["", "http://", "https://", "https://www.", "www.", "HTTPS://WWW."]),
+    slug=st.text(alphabet=st.sampled_from(list("aZ09._-é%/")), min_size=0, max_size=12),
+    tail=st.sampled_from(["", "/", "//", "/?x=1"]),
+)
+def test_plain_profile_urls_take_a_short_cut_to_the_same_answer(prefix: str, slug: str, tail: str) -> None:
+    text = f"{prefix}linkedin.com/in/{slug}{tail}"
+    assert normalise_linkedin(text) == _normalise_linkedin(text)
