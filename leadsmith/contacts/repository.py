@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from leadsmith.db.database import Executor, Prepared
-from leadsmith.db.tables import companies, emails, people, phones, predicted_emails, verifications
+from leadsmith.db.tables import accounts, companies, emails, people, phones, predicted_emails, reveals, verifications
+from leadsmith.metering.schemas import Standing
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +68,31 @@ _PERSON_FROM = (
 _VALID_RANK = sa.case((emails.c.valid.is_(True), 0), (emails.c.valid.is_(None), 1), else_=2)
 
 
+def _fresh(kind: str) -> sa.Label[bool]:
+    return (
+        sa.exists()
+        .where(
+            reveals.c.account_id == sa.bindparam("account_id"),
+            reveals.c.person_id == people.c.id,
+            reveals.c.kind == kind,
+            reveals.c.revealed_at >= sa.bindparam("since"),
+        )
+        .label(f"fresh_{kind}")
+    )
+
+
+# The asking account's balance and whether it revealed this person's e-mail / phone lately, read in
+# the same statement as the person: what charging needs, without a round trip of its own.
+_STANDING = (
+    sa.select(accounts.c.credits).where(accounts.c.id == sa.bindparam("account_id")).scalar_subquery().label("credits"),
+    _fresh("email"),
+    _fresh("phone"),
+)
+
+
 def _person_with_emails(where: sa.ColumnElement[bool]) -> Prepared:
     return Prepared(
-        sa.select(*_PERSON_COLS, emails.c.address, emails.c.kind, emails.c.valid)
+        sa.select(*_PERSON_COLS, *_STANDING, emails.c.address, emails.c.kind, emails.c.valid)
         .select_from(_PERSON_FROM.outerjoin(emails, emails.c.person_id == people.c.id))
         .where(where)
         .order_by(_VALID_RANK, emails.c.last_seen.desc(), emails.c.id)
@@ -101,15 +124,18 @@ def has_work_address() -> sa.Exists:
 
 
 async def person_by_linkedin(
-    db: Executor, key: str, sales_navigator: bool = False
-) -> tuple[PersonRow, list[EmailRow]] | None:
-    """A person and their addresses (best first), in one query."""
-    rows = await db.fetch_all(_BY_SALES_NAV if sales_navigator else _BY_LINKEDIN, {"k": key})
+    db: Executor, key: str, sales_navigator: bool, account_id: int, since: int
+) -> tuple[PersonRow, list[EmailRow], Standing] | None:
+    """A person, their addresses (best first) and the asking account's standing, in one query."""
+    params = {"k": key, "account_id": account_id, "since": since}
+    rows = await db.fetch_all(_BY_SALES_NAV if sales_navigator else _BY_LINKEDIN, params)
     if not rows:
         return None
-    person = PersonRow(*tuple(rows[0])[:_N_PERSON])
+    first = rows[0]
+    person = PersonRow(*tuple(first)[:_N_PERSON])
     found = [EmailRow(r.address, r.kind, r.valid) for r in rows if r.address is not None]
-    return person, found
+    fresh = frozenset((person.id, kind) for kind in ("email", "phone") if getattr(first, f"fresh_{kind}"))
+    return person, found, Standing(int(first.credits or 0), fresh)
 
 
 async def emails_of(db: Executor, person_ids: Sequence[int]) -> dict[int, list[EmailRow]]:

@@ -113,14 +113,16 @@ class ContactsService:
             )
 
         async def work() -> Work:
-            found = await repository.person_by_linkedin(self.db, ref.key, ref.kind == "sales_navigator")
+            found = await repository.person_by_linkedin(
+                self.db, ref.key, ref.kind == "sales_navigator", caller.account_id, self.metering.fresh_since()
+            )
             if found is None:
                 raise coded(
                     NotFound,
                     "profile_not_found",
                     f"no data is known for LinkedIn profile {ref.value!r}",
                 )
-            person, emails = found
+            person, emails, standing = found
             emails = with_prediction(person, emails, self.settings.finder_min_score)
             phones: list[str] = []
             if req.isPhoneRequired:
@@ -136,7 +138,7 @@ class ContactsService:
                 items.append(Item(person.id, "email"))
             if phones:
                 items.append(Item(person.id, "phone"))
-            return Work(profile_payload(person, emails, phones, ctx.started), tuple(items))
+            return Work(profile_payload(person, emails, phones, ctx.started), tuple(items), standing=standing)
 
         return await self.metering.charged(caller, ctx, {"ref": ref.key, "phones": req.isPhoneRequired}, work)
 

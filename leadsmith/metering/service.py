@@ -68,6 +68,10 @@ class MeteringService:
             reset_ms=max(0, window.reset_ms),
         )
 
+    def fresh_since(self, now: int | None = None) -> int:
+        """The start of the reveal window: what an account revealed since then is not charged again."""
+        return (self.clock() if now is None else now) - int(self.settings.reveal_window_days * DAY_MS)
+
     def _idempotency_since(self, now: int) -> int:
         """Stored responses older than this answer no retry."""
         return now - int(self.settings.idempotency_ttl_hours * HOUR_MS)
@@ -110,9 +114,14 @@ class MeteringService:
 
         result = await work()
         body = orjson.dumps(result.payload)
-        fresh_since = now - int(self.settings.reveal_window_days * DAY_MS)
+        fresh_since = self.fresh_since(now)
         if not ctx.idempotency_key:
-            balance, fresh = await repository.balance_and_fresh(self.db, caller.account_id, result.items, fresh_since)
+            if result.standing is not None:
+                balance, fresh = result.standing.balance, set(result.standing.fresh)
+            else:
+                balance, fresh = await repository.balance_and_fresh(
+                    self.db, caller.account_id, result.items, fresh_since
+                )
             if all((i.person_id, i.kind) in fresh for i in result.items):
                 return Charged(body, result.status, 0, balance)
         try:
