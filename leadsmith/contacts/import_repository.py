@@ -132,5 +132,10 @@ async def analyze(db: Database) -> None:
     pattern refresh's joins for empty tables: nested loops over sequential scans)."""
     if db.dialect == "postgresql":
         await db.execute(sa.text("ANALYZE people, emails, phones, companies"))
-    else:
-        await db.execute(sa.text("PRAGMA optimize"))
+        return
+    # SQLite: a sampled ANALYZE (~15 ms at a million people). Not ``PRAGMA optimize``, which analyzes
+    # only what the queries of its own connection would use: after an import that can be nothing, and
+    # without statistics the finder's look-up by name walked a whole company (2,398 -> 882 req/s).
+    async with db.transaction() as tx:
+        await tx.execute(sa.text("PRAGMA analysis_limit = 1000"))
+        await tx.execute(sa.text("ANALYZE"))
