@@ -182,3 +182,31 @@ def test_parallel_import_gives_the_same_store(tmp_path: Path) -> None:
             found.append(asyncio.run(content(url)))
     assert found[0]["domain_patterns"] and found[0]["predicted_emails"]
     assert found[0] == found[1]
+
+
+async def test_an_import_leaves_statistics_for_the_query_planner(
+    store: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    """Without them SQLite looked a person up by name by walking their whole company's addresses."""
+    url, env = store
+    path = tmp_path / "contacts.csv"
+    path.write_text(CSV)
+    cli(env, "import", str(path))
+    db = open_database(url)
+    try:
+        if db.dialect == "sqlite":
+            analysed = {r[0] for r in await db.fetch_all(sa.text("SELECT idx FROM sqlite_stat1 WHERE tbl = 'people'"))}
+            assert "ix_people_name" in analysed
+            plan = await db.fetch_all(
+                sa.text(
+                    "EXPLAIN QUERY PLAN SELECT people.id FROM people JOIN emails ON emails.person_id = people.id "
+                    "WHERE lower(people.last_name) = 'lovelace' AND lower(people.first_name) = 'ada' "
+                    "AND emails.domain = 'analytical.io'"
+                )
+            )
+            assert any("ix_people_name" in str(row[-1]) for row in plan)
+        else:
+            tuples = await db.scalar(sa.text("SELECT reltuples FROM pg_class WHERE relname = 'people'"))
+            assert tuples == 4
+    finally:
+        await db.close()
