@@ -1,7 +1,7 @@
 """Load test: the Kaspr endpoints against a no-op endpoint (/healthz) of the same server, in the same run.
 
     python bench/load.py [--workers 1,2] [--connections 32] [--seconds 10] [--backend sqlite|postgres]
-                         [--people 1000000]
+                         [--people 1000000] [--store URL] [--only repeat]
 
 Starts a server on a throw-away store (the demo set, or with --people a generated CSV of that many
 people imported first, as bench/import_speed.py makes it), then runs wrk on loopback against
@@ -96,6 +96,33 @@ def build_store(env: dict[str, str], tmp: Path, n: int) -> str:
     return f"{n:,} generated people (imported in {took:.0f} s)"
 
 
+def cpu_ticks() -> dict[str, int]:
+    """CPU time (clock ticks) used so far, per program: leadsmith workers, postgres, redis-server, wrk."""
+    out: dict[str, int] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        if b"spawn_main" in cmd or b"leadsmith.cli" in cmd:
+            name = "leadsmith workers"
+        out[name] = out.get(name, 0) + int(fields[11]) + int(fields[12])
+    return out
+
+
+def cpu_per_request(before: dict[str, int], after: dict[str, int], requests: float) -> str:
+    """Microseconds of CPU per request, per program, for those that used any."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {k: (v - before.get(k, 0)) / tick for k, v in after.items()}
+    top = sorted(((v, k) for k, v in used.items() if v > 0.05), reverse=True)[:5]
+    return ", ".join(f"{k} {v / requests * 1e6:.0f} us" for v, k in top)
+
+
 @contextlib.contextmanager
 def _store(url: str | None, tmp: Path) -> Iterator[str]:
     if url is not None:
@@ -117,6 +144,12 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=0, help="a generated store of this many people (0: the demo set)")
     parser.add_argument(
         "--store", help="run on this existing store (a database URL) instead of building one; it gains a bench account"
+    )
+    parser.add_argument(
+        "--only",
+        choices=["all", "repeat"],
+        default="all",
+        help="repeat: only repeat profile look-ups (after the no-op and a warm-up), with CPU per request per program",
     )
     args = parser.parse_args()
 
@@ -150,6 +183,16 @@ def main() -> None:
                 run("warm-up", server.url + "/healthz", seconds=2)
                 noop = run("GET /healthz (no-op)", server.url + "/healthz")
                 run("warm-up", server.url, script=repeat, seconds=8)
+                if args.only == "repeat":
+                    before = cpu_ticks()
+                    alone = run("POST /profile/profile (repeat)", server.url, script=repeat)
+                    cpu = cpu_per_request(before, cpu_ticks(), alone.rps * args.seconds)
+                    print(f"{workers} worker(s), {args.connections} connections, {args.seconds} s, {store}")
+                    print(HEADER)
+                    print(noop.row())
+                    print(alone.row(noop))
+                    print(f"CPU per request: {cpu}", flush=True)
+                    continue
                 results = [
                     run("POST /profile/profile (new)", server.url, script=script),
                     run("POST /profile/profile (repeat)", server.url, script=repeat),
