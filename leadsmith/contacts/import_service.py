@@ -173,10 +173,7 @@ class _Batch:
         await repo.insert_phones(
             self.tx, [(s.id, e164, kind, source, now, now) for s, e164, kind in self.new_phones.values()]
         )
-        named = {
-            cid: r for d, (cid, name) in self.companies.items() if name is None for r in [self._company_name(d)] if r
-        }
-        await repo.name_companies(self.tx, named)
+        await repo.name_companies(self.tx, self._names_for_unnamed_companies())
         s = self.summary
         s.people_created += len(self.new_people)
         s.people_updated += len(self.dirty)
@@ -184,9 +181,15 @@ class _Batch:
         s.domains |= {domain for _, _, _, domain, kind in self.new_emails if kind == "pro"}
         s.phones_added += len(self.new_phones)
 
-    def _company_name(self, domain: str) -> str | None:
-        cid = self.companies[domain][0]
-        return next((p.company_name for p in self.by_id.values() if p.company_id == cid and p.company_name), None)
+    def _names_for_unnamed_companies(self) -> dict[int, str]:
+        """A name for each company of the batch that has none yet: the first its people give (one pass)."""
+        unnamed = {cid for cid, name in self.companies.values() if name is None}
+        found: dict[int, str] = {}
+        if unnamed:
+            for p in self.by_id.values():
+                if p.company_id in unnamed and p.company_name and p.company_id not in found:
+                    found[p.company_id] = p.company_name
+        return found
 
 
 @dataclass
