@@ -118,9 +118,16 @@ def main() -> None:
                 env = base_env(url)
                 for run in ("first", "again"):
                     seconds, peak, out = run_import(env, data)
-                    counts = dict(re.findall(r"│ ([a-z ]+?)\s+│\s+(\d+)\s+│", out))
+                    counts = dict(re.findall(r"│ ([a-z: ]+?)\s+│\s+([\d.]+)\s+│", out))
                     summary = ", ".join(
-                        f"{k} {counts.get(k, '?')}" for k in ("people created", "people updated", "emails added")
+                        f"{k} {counts.get(k, '?')}"
+                        for k in (
+                            "people created",
+                            "people updated",
+                            "emails added",
+                            "seconds: rows",
+                            "seconds: patterns",
+                        )
                     )
                     print(
                         f"{backend:<10} {run:<8} {seconds:>8.1f} {args.people / seconds:>9.0f} {peak:>8} "
