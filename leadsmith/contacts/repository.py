@@ -134,7 +134,9 @@ async def person_by_linkedin(
     first = rows[0]
     person = PersonRow(*tuple(first)[:_N_PERSON])
     found = [EmailRow(r.address, r.kind, r.valid) for r in rows if r.address is not None]
-    fresh = frozenset((person.id, kind) for kind in ("email", "phone") if getattr(first, f"fresh_{kind}"))
+    fresh = frozenset(
+        (person.id, kind) for kind, seen in (("email", first.fresh_email), ("phone", first.fresh_phone)) if seen
+    )
     return person, found, Standing(int(first.credits or 0), fresh)
 
 
