@@ -137,8 +137,8 @@ def _parse(row: dict[str, Any], line: int, default_region: str | None) -> Record
         address = parse_address(text)
         if address is None:
             warnings.append(f"email: not an address, skipped: {text[:80]!r}")
-        elif all(key != address.address.lower() for _, key, _, _ in emails):
-            emails.append((address.address, address.address.lower(), address.domain, email_kind(address.domain)))
+        elif (key := address.address.lower()) not in {known for _, known, _, _ in emails}:
+            emails.append((address.address, key, address.domain, email_kind(address.domain)))
 
     domain = None
     if (raw_domain := _text(row.get("domain"), "domain")) is not None:

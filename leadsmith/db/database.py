@@ -177,10 +177,6 @@ class _SyncExecutor:
 
     async def execute(self, stmt: Executable, params: Params = None) -> int:
         if isinstance(stmt, Prepared):
-            if params is not None and not isinstance(params, Mapping):
-                # Many rows: one executemany on the raw cursor (bulk import).
-                plan = stmt.sqlite_plan()
-                return int(self._dbapi.executemany(plan.sql, [plan.args(p) for p in params]).rowcount)
             _, cursor = self._raw(stmt, params)
             return int(cursor.rowcount)
         return self._conn.execute(stmt, params).rowcount

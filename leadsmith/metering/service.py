@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,8 +117,9 @@ class MeteringService:
         body = orjson.dumps(result.payload)
         fresh_since = self.fresh_since(now)
         if not ctx.idempotency_key:
+            fresh: AbstractSet[tuple[int, str]]
             if result.standing is not None:
-                balance, fresh = result.standing.balance, set(result.standing.fresh)
+                balance, fresh = result.standing.balance, result.standing.fresh
             else:
                 balance, fresh = await repository.balance_and_fresh(
                     self.db, caller.account_id, result.items, fresh_since

@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from leadsmith.access.schemas import Caller
 from leadsmith.body import domain_field
@@ -56,13 +56,6 @@ class Found:
     person_id: int | None
 
 
-class Prediction(NamedTuple):
-    person_id: int
-    address: str
-    score: float
-    pattern: str
-
-
 def learn_support(pairs: list[tuple[str | None, str | None, str | None, str]]) -> dict[PatternKey, float]:
     """A domain's statistics from its known pairs (full, first and last name, address): pure, so it
     runs in a pool worker during an import, where the pairs arrive as plain tuples."""
@@ -78,9 +71,9 @@ def predict_addresses(
     ranked: DomainScores,
     taken: Mapping[str, bool],
 ) -> list[tuple[int, str, float, str]]:
-    """The likeliest work address at ``domain`` (``Prediction``, as a plain tuple) of each of these
-    people (id, full, first and last name), from the domain's scores, skipping addresses that belong
-    to someone already."""
+    """The likeliest work address at ``domain`` (person id, address, score, pattern: a plain tuple) of
+    each of these people (id, full, first and last name), from the domain's scores, skipping addresses
+    that belong to someone already."""
     out = []
     for person_id, full, first, last in people:
         middle = parse_name(full).middle if full else ""
