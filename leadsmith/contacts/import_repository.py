@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from leadsmith.db import bulk
 from leadsmith.db.database import Database, Executor, upsert
-from leadsmith.db.tables import companies, emails, people, phones
+from leadsmith.db.tables import DEFERRABLE_INDEXES, INDEX_NAMES_SQL, companies, emails, people, phones
 
 
 @dataclass(slots=True)
@@ -54,6 +54,26 @@ async def begin_batch(tx: Executor) -> None:
     most the last batches (the database stays consistent) and importing again brings them back."""
     if tx.dialect == "postgresql":
         await tx.execute(sa.text("SET LOCAL synchronous_commit = off"))
+
+
+async def defer_indexes(db: Database) -> bool:
+    """If the store holds no one yet, drop the indexes no look-up of an import uses
+    (``DEFERRABLE_INDEXES``): ``build_indexes`` makes them after the rows. True if it did."""
+    async with db.transaction() as tx:
+        if await tx.scalar(sa.select(people.c.id).limit(1)) is not None:
+            return False
+        for index in DEFERRABLE_INDEXES:
+            await tx.execute(sa.schema.DropIndex(index, if_exists=True))
+    return True
+
+
+async def build_indexes(db: Database) -> None:
+    """Build whichever of ``DEFERRABLE_INDEXES`` the store lacks."""
+    async with db.transaction() as tx:
+        existing = {r[0] for r in await tx.fetch_all(sa.text(INDEX_NAMES_SQL[tx.dialect]))}
+        for index in DEFERRABLE_INDEXES:
+            if index.name not in existing:
+                await tx.execute(sa.schema.CreateIndex(index))
 
 
 async def allocate_ids(tx: Executor, table: sa.Table, n: int) -> list[int]:

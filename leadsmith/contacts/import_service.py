@@ -5,9 +5,10 @@ Idempotent: a record that brings nothing new writes nothing, so importing a file
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -210,6 +211,32 @@ class ImportService:
         total = ImportSummary()
         started = time.perf_counter()
         iterator = iter(items)
+        deferred = await repo.defer_indexes(self.db)
+        try:
+            await self._import_batches(iterator, source, on_batch, total)
+        except BaseException:
+            if deferred:  # the store keeps its indexes whatever happened (``migrate.upgrade`` would rebuild them)
+                with contextlib.suppress(Exception):
+                    await repo.build_indexes(self.db)
+            raise
+        if deferred:
+            await repo.build_indexes(self.db)
+        if total.changed:
+            await repo.analyze(self.db)
+        total.rows_seconds = time.perf_counter() - started
+        if self.patterns is not None and total.domains:
+            started = time.perf_counter()
+            total.patterns_refreshed = await self.patterns.refresh(total.domains)
+            total.patterns_seconds = time.perf_counter() - started
+        return total
+
+    async def _import_batches(
+        self,
+        iterator: Iterator[Record | RowError],
+        source: str,
+        on_batch: Callable[[ImportSummary], None] | None,
+        total: ImportSummary,
+    ) -> None:
         next_analyze = 4 * self.batch_size
         while batch := list(islice(iterator, self.batch_size)):
             records = [r for r in batch if isinstance(r, Record)]
@@ -225,14 +252,6 @@ class ImportService:
                 # The planner's statistics must keep up with tables that grow from nothing in one import.
                 await repo.analyze(self.db)
                 next_analyze *= 4
-        if total.changed:
-            await repo.analyze(self.db)
-        total.rows_seconds = time.perf_counter() - started
-        if self.patterns is not None and total.domains:
-            started = time.perf_counter()
-            total.patterns_refreshed = await self.patterns.refresh(total.domains)
-            total.patterns_seconds = time.perf_counter() - started
-        return total
 
     async def _write_batch(self, records: list[Record], source: str) -> ImportSummary:
         async with self.db.transaction() as tx:

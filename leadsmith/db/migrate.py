@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from leadsmith.db.database import normalise_url, sqlite_path
+from leadsmith.db.tables import DEFERRABLE_INDEXES, INDEX_NAMES_SQL
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -26,6 +30,35 @@ def upgrade(url: str, revision: str = "head") -> None:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)
+    if revision == "head":
+        build_missing_indexes(url)
+
+
+def build_missing_indexes(url: str) -> None:
+    """Build the indexes an interrupted import into an empty store left out (see ``DEFERRABLE_INDEXES``)."""
+
+    def build(conn: sa.Connection) -> None:
+        existing = {r[0] for r in conn.exec_driver_sql(INDEX_NAMES_SQL[conn.dialect.name])}
+        for index in DEFERRABLE_INDEXES:
+            if index.name not in existing:
+                index.create(conn)
+        conn.commit()
+
+    url = normalise_url(url)
+    if url.startswith("postgresql+asyncpg"):
+
+        async def run() -> None:
+            engine = create_async_engine(url, poolclass=sa.pool.NullPool)
+            async with engine.connect() as conn:
+                await conn.run_sync(build)
+            await engine.dispose()
+
+        asyncio.run(run())
+        return
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        build(conn)
+    engine.dispose()
 
 
 def downgrade(url: str, revision: str) -> None:

@@ -10,9 +10,21 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from leadsmith.contacts import import_repository
+from leadsmith.contacts.import_service import ImportService
+from leadsmith.contacts.records import Record, parse_row
 from leadsmith.db import migrate
 from leadsmith.db.database import open_database
-from leadsmith.db.tables import companies, domain_patterns, emails, people, phones, predicted_emails
+from leadsmith.db.tables import (
+    DEFERRABLE_INDEXES,
+    INDEX_NAMES_SQL,
+    companies,
+    domain_patterns,
+    emails,
+    people,
+    phones,
+    predicted_emails,
+)
 from tests.support import base_env, cli, temporary_database
 
 CSV = """\
@@ -210,3 +222,49 @@ async def test_an_import_leaves_statistics_for_the_query_planner(
             assert tuples == 4
     finally:
         await db.close()
+
+
+async def index_names(url: str) -> set[str]:
+    db = open_database(url)
+    try:
+        return {r[0] for r in await db.fetch_all(sa.text(INDEX_NAMES_SQL[db.dialect]))}
+    finally:
+        await db.close()
+
+
+async def test_an_import_into_an_empty_store_builds_its_indexes_after_the_rows(
+    store: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    """The lookup indexes no import needs are dropped for the rows and built after them; the store ends
+    with exactly the indexes the migrations gave it, and an import into a store with people keeps them."""
+    url, env = store
+    migrated = await index_names(url)
+    assert {str(i.name) for i in DEFERRABLE_INDEXES} <= migrated
+    path = tmp_path / "contacts.csv"
+    path.write_text(CSV)
+    cli(env, "import", str(path))
+    assert await index_names(url) == migrated
+    db = open_database(url)
+    try:
+        service = ImportService(db)
+        assert not await import_repository.defer_indexes(db)  # not empty now: nothing dropped
+        assert await index_names(url) == migrated
+
+        def failing() -> Iterator[Record]:
+            record = parse_row({"First Name": "Ann", "Last Name": "Lee", "Email": "ann@lee.example"}, 2)
+            assert isinstance(record, Record)
+            yield record
+            raise OSError("the file went away")
+
+        await db.execute(sa.delete(emails))
+        await db.execute(sa.delete(phones))
+        await db.execute(sa.delete(people))
+        with pytest.raises(OSError, match="went away"):
+            await service.import_records(failing())
+        assert await index_names(url) == migrated  # an import that fails still leaves them all
+        assert await import_repository.defer_indexes(db)
+        assert not {str(i.name) for i in DEFERRABLE_INDEXES} & await index_names(url)
+    finally:
+        await db.close()
+    await asyncio.to_thread(migrate.upgrade, url)  # what every start runs: builds what an interrupted import left out
+    assert await index_names(url) == migrated
