@@ -145,6 +145,22 @@ class _Plan:
         return out
 
 
+_file_readers: dict[str, sqlite3.Connection] = {}
+
+
+def read_sqlite_file(path: str, stmt: Prepared, params: Mapping[str, Any] | None = None) -> list[Any]:
+    """The rows (plain tuples) of a prepared read on this process's own read-only connection to the
+    SQLite store at ``path``: for pool workers, which read beside the process that writes (in WAL mode
+    a reader never waits for the writer, and sees what was committed when its read began)."""
+    conn = _file_readers.get(path)
+    if conn is None:
+        conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True, timeout=10.0)
+        conn.execute("PRAGMA cache_size = -65536")
+        _file_readers[path] = conn
+    plan = stmt.sqlite_plan()
+    return conn.execute(plan.sql, plan.args(params)).fetchall()
+
+
 class _SyncExecutor:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn

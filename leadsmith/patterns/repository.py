@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from leadsmith.contacts.repository import has_work_address
 from leadsmith.db import bulk
-from leadsmith.db.database import Executor, Prepared
+from leadsmith.db.database import Executor, Prepared, read_sqlite_file
 from leadsmith.db.tables import companies, domain_patterns, emails, people, predicted_emails
 from leadsmith.engine.patterns import PatternKey
 
@@ -82,6 +82,11 @@ async def pairs(db: Executor, domain: str) -> list[tuple[str | None, str | None,
     return [tuple(r) for r in await db.fetch_all(_PAIRS, {"domain": domain})]
 
 
+def pairs_in_file(path: str, domain: str) -> list[tuple[str | None, str | None, str | None, str]]:
+    """``pairs``, read from the SQLite store at ``path`` by a pool worker."""
+    return read_sqlite_file(path, _PAIRS, {"domain": domain})
+
+
 async def known_person(db: Executor, domain: str, first: str, last: str) -> Sequence[Any]:
     return await db.fetch_all(_KNOWN, {"domain": domain, "first": first.lower(), "last": last.lower()})
 
@@ -110,6 +115,16 @@ async def people_without_work_address(
 ) -> list[tuple[int, str | None, str | None, str | None]]:
     """The people (id, full, first, last name) of the company at ``domain`` with no usable work address."""
     return [tuple(r) for r in await db.fetch_all(_WITHOUT_WORK_ADDRESS, {"domain": domain})]
+
+
+def people_without_work_address_in_file(path: str, domain: str) -> list[tuple[int, str | None, str | None, str | None]]:
+    """``people_without_work_address``, read from the SQLite store at ``path`` by a pool worker."""
+    return read_sqlite_file(path, _WITHOUT_WORK_ADDRESS, {"domain": domain})
+
+
+def address_keys_in_file(path: str, domain: str) -> list[str]:
+    """``address_keys_at``, read from the SQLite store at ``path`` by a pool worker."""
+    return [r[0] for r in read_sqlite_file(path, _ADDRESS_KEYS_AT, {"domain": domain})]
 
 
 async def address_keys_at(db: Executor, domain: str) -> list[str]:

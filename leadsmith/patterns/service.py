@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from leadsmith.access.schemas import Caller
 from leadsmith.body import domain_field
 from leadsmith.clock import Clock, now_ms
-from leadsmith.db.database import Database
+from leadsmith.db.database import Database, sqlite_path
 from leadsmith.engine.finder import Candidate, find_emails
 from leadsmith.engine.inference import (
     DEFAULT_PRIOR,
@@ -85,6 +85,18 @@ def predict_addresses(
     return out
 
 
+def learn_in_file(path: str, domain: str) -> dict[PatternKey, float]:
+    """``learn_support`` of a domain's pairs, read by a pool worker from the SQLite store at ``path``."""
+    return learn_support(repository.pairs_in_file(path, domain))
+
+
+def predict_in_file(path: str, domain: str, ranked: DomainScores) -> list[tuple[int, str, float, str]]:
+    """``predict_addresses`` for a domain's people, read by a pool worker from the SQLite store at ``path``."""
+    taken = dict.fromkeys(repository.address_keys_in_file(path, domain), True)
+    people = repository.people_without_work_address_in_file(path, domain)
+    return predict_addresses(domain, people, ranked, taken)
+
+
 R = TypeVar("R")
 
 
@@ -106,8 +118,13 @@ class PatternService:
         the predicted addresses of their people. With an executor, the pure work of one domain runs
         there while the next domain's rows are read."""
         ordered = sorted(set(domains))
+        # On a SQLite file, pool workers read the rows themselves: the reads (most of a refresh's time
+        # in this process) then run on every core, beside the writes here.
+        path = sqlite_path(self.db.url) if self.executor is not None and self.db.dialect == "sqlite" else None
 
         async def learn(domain: str) -> asyncio.Future[dict[PatternKey, float]]:
+            if path is not None:
+                return self._compute(learn_in_file, str(path), domain)
             return self._compute(learn_support, await repository.pairs(self.db, domain))
 
         async def store_support(domain: str, support: dict[PatternKey, float]) -> None:
@@ -120,6 +137,8 @@ class PatternService:
 
         async def predict(domain: str) -> asyncio.Future[list[tuple[int, str, float, str]]]:
             ranked = await self.scores(domain)
+            if path is not None:
+                return self._compute(predict_in_file, str(path), domain, ranked)
             taken = dict.fromkeys(await repository.address_keys_at(self.db, domain), True)
             people = await repository.people_without_work_address(self.db, domain)
             return self._compute(predict_addresses, domain, people, ranked, taken)
