@@ -21,6 +21,7 @@ import zlib
 from collections.abc import Collection, Sequence
 from typing import Any
 
+import asyncpg
 import orjson
 import sqlalchemy as sa
 
@@ -65,6 +66,16 @@ async def insert_rows(
     if tx.dialect == "postgresql":
         if not conflict:
             await raw.copy_records_to_table(table.name, records=rows, columns=list(columns))
+            return
+        # The importer has already left out what it found there, so straight in almost always works;
+        # only a row another transaction wrote since then sends the batch the long way, by staging.
+        await raw.execute("SAVEPOINT bulk_insert")
+        try:
+            await raw.copy_records_to_table(table.name, records=rows, columns=list(columns))
+        except asyncpg.UniqueViolationError:
+            await raw.execute("ROLLBACK TO SAVEPOINT bulk_insert")
+        else:
+            await raw.execute("RELEASE SAVEPOINT bulk_insert")
             return
         stage = await _stage(raw, table, columns, rows)
         await raw.execute(

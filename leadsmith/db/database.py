@@ -347,7 +347,12 @@ class _AsyncExecutor:
         return (await self._conn.execute(_unwrap(stmt), params)).rowcount
 
     async def raw_connection(self) -> Any:
-        return (await self._conn.get_raw_connection()).driver_connection
+        fairy = await self._conn.get_raw_connection()
+        if self._conn.in_transaction() and getattr(fairy.dbapi_connection, "_transaction", None) is None:
+            # SQLAlchemy sends BEGIN with the transaction's first statement: send it before the raw
+            # connection is used, or its statements would run outside the transaction.
+            await self._conn.exec_driver_sql("SELECT 1")
+        return fairy.driver_connection
 
 
 async def _keep_session(_: asyncpg.Connection) -> None:
