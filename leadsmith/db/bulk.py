@@ -50,6 +50,30 @@ async def select_in(
     return list(raw.execute(sql, (orjson.dumps(list(values)).decode(),)).fetchall())
 
 
+def one_of(tx: Executor, column: sa.Column[Any], values: Collection[Any]) -> tuple[str, tuple[Any, ...]]:
+    """A condition that ``column`` is one of ``values`` and its argument, as ``select_in`` writes it
+    (its placeholder is the statement's first: ``$1`` or ``?``)."""
+    if tx.dialect == "postgresql":
+        return f"= ANY($1::{_array_type(column)})", (list(values),)
+    return "IN (SELECT value FROM json_each(?))", (orjson.dumps(list(values)).decode(),)
+
+
+async def delete_in(tx: Executor, table: sa.Table, key: str, values: Collection[Any]) -> None:
+    """Delete the rows of ``table`` whose ``key`` is one of ``values``."""
+    if values:
+        condition, args = one_of(tx, table.c[key], values)
+        await execute(tx, f'DELETE FROM "{table.name}" WHERE "{key}" {condition}', args)
+
+
+async def execute(tx: Executor, sql: str, args: Sequence[Any]) -> None:
+    """One statement with positional arguments on the raw connection."""
+    raw = await tx.raw_connection()
+    if tx.dialect == "postgresql":
+        await raw.execute(sql, *args)
+    else:
+        raw.execute(sql, tuple(args))
+
+
 async def insert_rows(
     tx: Executor,
     table: sa.Table,

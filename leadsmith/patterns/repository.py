@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from leadsmith.contacts.repository import has_work_address
 from leadsmith.db import bulk
-from leadsmith.db.database import Executor, Prepared, read_sqlite_file
+from leadsmith.db.database import Database, Executor, Prepared, read_sqlite_file
 from leadsmith.db.tables import companies, domain_patterns, emails, people, predicted_emails
 from leadsmith.engine.patterns import PatternKey
 
@@ -31,17 +32,28 @@ _WITHOUT_WORK_ADDRESS = Prepared(
     .where(companies.c.domain == sa.bindparam("domain"), ~has_work_address())
     .order_by(people.c.id)
 )
-_ADDRESS_KEYS_AT = Prepared(sa.select(emails.c.address_key).where(emails.c.domain == sa.bindparam("domain")))
-_DELETE_PREDICTIONS = Prepared(
-    sa.delete(predicted_emails).where(
-        predicted_emails.c.person_id.in_(
-            sa.select(people.c.id)
-            .join(companies, companies.c.id == people.c.company_id)
-            .where(companies.c.domain == sa.bindparam("domain"))
-        )
-    )
+# The same reads for many domains at once (PostgreSQL): one scan in domain order instead of a query
+# per domain. For every domain of a big import the planner walks the tables in their physical order
+# (a million people: the pairs in ~2.5 s of server time instead of ~10 s of index look-ups).
+_DOMAINS = sa.bindparam("domains", type_=postgresql.ARRAY(sa.String))
+_ALL_PAIRS = Prepared(
+    sa.select(emails.c.domain, people.c.full_name, people.c.first_name, people.c.last_name, emails.c.address)
+    .join(people, people.c.id == emails.c.person_id)
+    .where(emails.c.domain == sa.any_(_DOMAINS))
+    .order_by(emails.c.domain.collate("C"), emails.c.id)
 )
-_DELETE_SUPPORT = Prepared(sa.delete(domain_patterns).where(domain_patterns.c.domain == sa.bindparam("domain")))
+_ALL_WITHOUT_WORK_ADDRESS = Prepared(
+    sa.select(companies.c.domain, people.c.id, people.c.full_name, people.c.first_name, people.c.last_name)
+    .join(companies, companies.c.id == people.c.company_id)
+    .where(companies.c.domain == sa.any_(_DOMAINS), ~has_work_address())
+    .order_by(companies.c.domain.collate("C"), people.c.id)
+)
+_ALL_ADDRESS_KEYS = Prepared(
+    sa.select(emails.c.domain, emails.c.address_key)
+    .where(emails.c.domain == sa.any_(_DOMAINS))
+    .order_by(emails.c.domain.collate("C"))
+)
+_ADDRESS_KEYS_AT = Prepared(sa.select(emails.c.address_key).where(emails.c.domain == sa.bindparam("domain")))
 _KNOWN = Prepared(
     sa.select(people.c.id, emails.c.address, emails.c.valid)
     .join(emails, emails.c.person_id == people.c.id)
@@ -72,8 +84,13 @@ async def all_supports(db: Executor) -> list[dict[PatternKey, float]]:
 
 
 async def replace_support(db: Executor, domain: str, values: Mapping[PatternKey, float], now: int) -> None:
-    await db.execute(_DELETE_SUPPORT, {"domain": domain})
-    rows = [(domain, t, c, v, now) for (t, c), v in values.items()]
+    await replace_supports(db, {domain: values}, now)
+
+
+async def replace_supports(db: Executor, supports: Mapping[str, Mapping[PatternKey, float]], now: int) -> None:
+    """Replace the statistics of several domains: one delete and one bulk insert for them all."""
+    await bulk.delete_in(db, domain_patterns, "domain", list(supports))
+    rows = [(domain, t, c, v, now) for domain, values in supports.items() for (t, c), v in values.items()]
     await bulk.insert_rows(db, domain_patterns, ("domain", "template", "cap", "support", "updated_at"), rows)
 
 
@@ -127,17 +144,70 @@ def address_keys_in_file(path: str, domain: str) -> list[str]:
     return [r[0] for r in read_sqlite_file(path, _ADDRESS_KEYS_AT, {"domain": domain})]
 
 
+async def _by_domain(db: Database, stmt: Prepared, domains: Sequence[str]) -> AsyncIterator[tuple[str, list[Any]]]:
+    """PostgreSQL: for each of ``domains`` (sorted), in turn, the domain and its rows of ``stmt`` (a
+    scan of them all in domain order, its first column the domain) without the domain, through a
+    server-side cursor."""
+    plan = stmt.postgres_plan()
+    async with db.transaction() as tx:
+        raw = await tx.raw_connection()
+        await raw.execute("SET LOCAL work_mem = '64MB'")  # the sort by domain, in memory
+        rows = raw.cursor(plan.sql, *plan.args({"domains": list(domains)}), prefetch=10_000).__aiter__()
+        row: Any = None
+        for domain in domains:
+            group = []
+            while True:
+                if row is None:
+                    try:
+                        row = await rows.__anext__()
+                    except StopAsyncIteration:
+                        break
+                if row[0] != domain:
+                    if row[0] < domain:
+                        raise RuntimeError(f"rows out of domain order: {row[0]!r} after {domain!r}")
+                    break
+                group.append(tuple(row)[1:])
+                row = None
+            yield domain, group
+
+
+def pairs_by_domain(db: Database, domains: Sequence[str]) -> AsyncIterator[tuple[str, list[Any]]]:
+    """``pairs`` of each of ``domains`` (sorted), in turn (PostgreSQL)."""
+    return _by_domain(db, _ALL_PAIRS, domains)
+
+
+def without_work_address_by_domain(db: Database, domains: Sequence[str]) -> AsyncIterator[tuple[str, list[Any]]]:
+    """``people_without_work_address`` of each of ``domains`` (sorted), in turn (PostgreSQL)."""
+    return _by_domain(db, _ALL_WITHOUT_WORK_ADDRESS, domains)
+
+
+def address_keys_by_domain(db: Database, domains: Sequence[str]) -> AsyncIterator[tuple[str, list[Any]]]:
+    """``address_keys_at`` each of ``domains`` (sorted), in turn, as 1-tuples (PostgreSQL)."""
+    return _by_domain(db, _ALL_ADDRESS_KEYS, domains)
+
+
 async def address_keys_at(db: Executor, domain: str) -> list[str]:
     return [r[0] for r in await db.fetch_all(_ADDRESS_KEYS_AT, {"domain": domain})]
 
 
-async def replace_predictions(db: Executor, domain: str, rows: Sequence[tuple[int, str, float, str]], now: int) -> None:
-    """Forget the predictions for the company at ``domain`` and store these (person id, address, score,
-    pattern) instead."""
+async def replace_predictions(
+    db: Executor, predictions: Mapping[str, Sequence[tuple[int, str, float, str]]], now: int
+) -> None:
+    """Forget the predictions for the companies at these domains and store these (person id, address,
+    score, pattern) instead: one delete and one bulk insert for them all."""
+    if not predictions:
+        return
     if db.dialect == "postgresql":
         # The table grows from nothing during a refresh: a plan cached while it was empty scans all of
-        # it for every domain (quadratic); planned each time, the delete walks the primary key.
+        # it each time (quadratic); planned each time, the delete walks the primary key.
         await db.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    await db.execute(_DELETE_PREDICTIONS, {"domain": domain})
+    condition, args = bulk.one_of(db, companies.c.domain, list(predictions))  # our SQL; the domains are arguments
+    await bulk.execute(
+        db,
+        "DELETE FROM predicted_emails WHERE person_id IN (SELECT people.id FROM people JOIN companies"  # noqa: S608
+        f" ON companies.id = people.company_id WHERE companies.domain {condition})",
+        args,
+    )
     columns = ("person_id", "address", "score", "pattern", "updated_at")
-    await bulk.insert_rows(db, predicted_emails, columns, [(*row, now) for row in rows])
+    rows = [(*row, now) for domain_rows in predictions.values() for row in domain_rows]
+    await bulk.insert_rows(db, predicted_emails, columns, rows)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -100,6 +101,43 @@ def predict_in_file(path: str, domain: str, ranked: DomainScores) -> list[tuple[
 R = TypeVar("R")
 
 
+class _ReadAhead:
+    """Reads an async iterator of (key, value) pairs ahead, in a task of its own, and hands the values
+    out in turn to the concurrent tasks that ask (in the order they ask: the pipeline's tasks ask in
+    domain order). Started early, its query runs on the server while other work goes on here."""
+
+    def __init__(self, items: AsyncIterator[tuple[str, Any]] | None, ahead: int = 32) -> None:
+        self._items = items
+        self._queue: asyncio.Queue[tuple[str, Any] | BaseException] = asyncio.Queue(ahead)
+        self._task = asyncio.create_task(self._read()) if items is not None else None
+
+    async def _read(self) -> None:
+        assert self._items is not None
+        try:
+            async for item in self._items:
+                await self._queue.put(item)
+        except Exception as exc:  # noqa: BLE001 (raised again in the task that asks next)
+            await self._queue.put(exc)
+
+    async def next(self, key: str) -> Any:
+        """The next value, which must be ``key``'s."""
+        item = await self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        found, value = item
+        if found != key:
+            raise RuntimeError(f"asked for {key!r} out of turn (next was {found!r})")
+        return value
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._items is not None:
+            await self._items.aclose()  # type: ignore[attr-defined]
+
+
 @dataclass
 class PatternService:
     db: Database
@@ -110,6 +148,8 @@ class PatternService:
     # Where the pure work of a refresh runs (a process pool for big imports); None: in this process.
     executor: Executor | None = None
     ahead: int = 4
+    # Domains stored per transaction in a refresh: one delete and one insert for them all.
+    store_every: int = 64
     _prior: tuple[float, dict[PatternKey, float]] | None = field(default=None, repr=False)
     _scores: dict[str, tuple[float, DomainScores]] = field(default_factory=dict, repr=False)
 
@@ -122,58 +162,86 @@ class PatternService:
         # in this process) then run on every core, beside the writes here.
         path = sqlite_path(self.db.url) if self.executor is not None and self.db.dialect == "sqlite" else None
 
+        # On PostgreSQL each phase reads its rows for all the domains in one scan, in domain order.
+        scan = self.db.dialect == "postgresql"
+
         async def learn(domain: str) -> asyncio.Future[dict[PatternKey, float]]:
             if path is not None:
                 return self._compute(learn_in_file, str(path), domain)
-            return self._compute(learn_support, await repository.pairs(self.db, domain))
+            pairs = await all_pairs.next(domain) if scan else await repository.pairs(self.db, domain)
+            return self._compute(learn_support, pairs)
 
-        async def store_support(domain: str, support: dict[PatternKey, float]) -> None:
+        async def store_support(done: list[tuple[str, dict[PatternKey, float]]]) -> None:
             async with self.db.transaction() as tx:
-                await repository.replace_support(tx, domain, support, self.clock())
-
-        await self._pipeline(ordered, learn, store_support)
-        await self.refresh_prior()
-        self._scores.clear()
+                await repository.replace_supports(tx, dict(done), self.clock())
 
         async def predict(domain: str) -> asyncio.Future[list[tuple[int, str, float, str]]]:
+            if scan:  # before anything else is awaited: the tasks take their turns in domain order
+                keys, people = [k for (k,) in await all_keys.next(domain)], await all_people.next(domain)
             ranked = await self.scores(domain)
             if path is not None:
                 return self._compute(predict_in_file, str(path), domain, ranked)
-            taken = dict.fromkeys(await repository.address_keys_at(self.db, domain), True)
-            people = await repository.people_without_work_address(self.db, domain)
-            return self._compute(predict_addresses, domain, people, ranked, taken)
+            if not scan:
+                keys = await repository.address_keys_at(self.db, domain)
+                people = await repository.people_without_work_address(self.db, domain)
+            return self._compute(predict_addresses, domain, people, ranked, dict.fromkeys(keys, True))
 
-        async def store_predictions(domain: str, predictions: list[tuple[int, str, float, str]]) -> None:
+        predicted: dict[str, list[tuple[int, str, float, str]]] = {}
+
+        async def store_predictions(done: list[tuple[str, list[tuple[int, str, float, str]]]]) -> None:
+            predicted.update(done)
+
+        # The three scans start together: the second phase's rows (which the first does not change)
+        # are sorted on the server while the first phase learns.
+        all_pairs = _ReadAhead(repository.pairs_by_domain(self.db, ordered) if scan else None)
+        all_keys = _ReadAhead(repository.address_keys_by_domain(self.db, ordered) if scan else None)
+        all_people = _ReadAhead(repository.without_work_address_by_domain(self.db, ordered) if scan else None)
+        try:
+            await self._pipeline(ordered, learn, store_support)
+            await self.refresh_prior()
+            self._scores.clear()
+            await self._pipeline(ordered, predict, store_predictions)
+            # The predictions are replaced in one transaction: forgetting the old ones of a company's
+            # people walks them all (on PostgreSQL, a scan of the people), once instead of per group.
             async with self.db.transaction() as tx:
-                await repository.replace_predictions(tx, domain, predictions, self.clock())
-
-        await self._pipeline(ordered, predict, store_predictions)
+                await repository.replace_predictions(tx, predicted, self.clock())
+        finally:
+            for reader in (all_pairs, all_keys, all_people):
+                await reader.close()
         return len(ordered)
 
     async def _pipeline(
         self,
         domains: list[str],
         start: Callable[[str], Awaitable[asyncio.Future[R]]],
-        store: Callable[[str, R], Awaitable[None]],
+        store: Callable[[list[tuple[str, R]]], Awaitable[None]],
     ) -> None:
         """For each domain in order: ``start`` (read its rows, hand the pure work to ``_compute``), and
-        ``store`` the result, up to ``ahead`` domains behind, so reading overlaps the computing and
-        the storing; the reads of up to ``ahead`` domains run at once (on PostgreSQL, on as many
-        connections: server processes on every core)."""
+        ``store`` the results ``store_every`` domains at a time (one transaction), up to ``ahead``
+        domains behind, so reading overlaps the computing and the storing; the reads of up to
+        ``ahead`` domains run at once (on PostgreSQL, on as many connections: server processes on
+        every core)."""
 
         async def begin(domain: str) -> R:
             return await (await start(domain))
 
         pending: deque[tuple[str, asyncio.Task[R]]] = deque()
+        done: list[tuple[str, R]] = []
+
+        async def finish_one() -> None:
+            domain, task = pending.popleft()
+            done.append((domain, await task))
+            if len(done) >= self.store_every or not pending:
+                await store(done.copy())
+                done.clear()
+
         try:
             for domain in domains:
                 pending.append((domain, asyncio.create_task(begin(domain))))
                 if len(pending) > self.ahead:
-                    done, task = pending.popleft()
-                    await store(done, await task)
+                    await finish_one()
             while pending:
-                done, task = pending.popleft()
-                await store(done, await task)
+                await finish_one()
         finally:
             for _, task in pending:
                 task.cancel()
