@@ -119,7 +119,8 @@ class _Batch:
 
     def apply(self, r: Record, new_id: Callable[[], int]) -> None:
         self.summary.rows += 1
-        self.summary.warnings.extend(RowError(r.line, w) for w in r.warnings)
+        if r.warnings:
+            self.summary.warnings.extend(RowError(r.line, w) for w in r.warnings)
         state = self._find(r)
         if state is None:
             state = PersonState(new_id(), None, None, None, None, None, None, None, None, None, None)
