@@ -268,3 +268,31 @@ async def test_an_import_into_an_empty_store_builds_its_indexes_after_the_rows(
         await db.close()
     await asyncio.to_thread(migrate.upgrade, url)  # what every start runs: builds what an interrupted import left out
     assert await index_names(url) == migrated
+
+
+def test_small_batches_give_what_one_batch_gives(tmp_path: Path) -> None:
+    """Each batch is merged while the one before is being written: rows that come back to the people
+    of the batch just before (by LinkedIn id, by address, with more phones, with a clashing address)
+    end the same as when every row is in one batch."""
+    rows = ["name,email,linkedin,phone,title,company,domain,location"]
+    for i in range(40):
+        domain = f"corp{i % 3}.example"
+        rows.append(f"Person{i} Lee,p{i}@{domain},person-{i},+33 1 42 68 00 {i:02d},T1,Corp,{domain},Paris")
+        if i >= 2:  # by LinkedIn id, a batch or two later: a new title and a second phone
+            j = i - 2
+            rows.append(f"Person{j} Lee,,person-{j},+33 1 42 68 01 {j:02d},T2,Corp,corp{j % 3}.example,")
+        if i >= 3:  # by address only: a new location; and someone else's address on a new profile
+            j = i - 3
+            rows.append(f",p{j}@corp{j % 3}.example,,,,,,Berlin")
+            rows.append(f"Other{j} Kim,p{j}@corp{j % 3}.example,other-{j},,,,,")  # merged by address
+    path = tmp_path / "revisits.csv"
+    path.write_text("\n".join(rows) + "\n")
+    found = []
+    for size in ("3", "100000"):
+        with temporary_database(tmp_path / size) as url:
+            migrate.upgrade(url)
+            out = cli(base_env(url), "import", "--jobs", "1", "--batch-size", size, str(path))
+            assert counts(out.stdout)["people created"] == 40, out.stdout + out.stderr[:2000]
+            found.append(asyncio.run(content(url)))
+    assert found[0]["phones"] and len(found[0]["phones"]) == 78
+    assert found[0] == found[1]
