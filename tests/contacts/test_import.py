@@ -171,6 +171,15 @@ async def content(url: str) -> dict[str, list[tuple[object, ...]]]:
 STAMPS = {"created_at", "updated_at", "first_seen", "last_seen"}
 
 
+def imported(tmp: Path, path: Path, *options: str, created: int) -> dict[str, list[tuple[object, ...]]]:
+    """What a new store holds after ``leadsmith import <options> <path>``, which creates ``created`` people."""
+    with temporary_database(tmp) as url:
+        migrate.upgrade(url)
+        out = cli(base_env(url), "import", *options, str(path))
+        assert counts(out.stdout)["people created"] == created, out.stdout + out.stderr[:2000]
+        return asyncio.run(content(url))
+
+
 def test_parallel_import_gives_the_same_store(tmp_path: Path) -> None:
     """Rows parsed and patterns learned in worker processes (--jobs 2) give exactly what one process gives."""
     rows = ["name,email,linkedin,phone,company,domain,location"]
@@ -185,13 +194,7 @@ def test_parallel_import_gives_the_same_store(tmp_path: Path) -> None:
         rows.append(f'"{first} {last}",{email},person-{i},{phone},Corp {i % 7},{domain},"Paris, France"')
     path = tmp_path / "many.csv"
     path.write_text("\n".join(rows) + "\n")
-    found = []
-    for jobs in ("1", "2"):
-        with temporary_database(tmp_path / jobs) as url:
-            migrate.upgrade(url)
-            out = cli(base_env(url), "import", "--jobs", jobs, str(path))
-            assert counts(out.stdout)["people created"] == 3000, out.stdout + out.stderr[:2000]
-            found.append(asyncio.run(content(url)))
+    found = [imported(tmp_path / jobs, path, "--jobs", jobs, created=3000) for jobs in ("1", "2")]
     assert found[0]["domain_patterns"] and found[0]["predicted_emails"]
     assert found[0] == found[1]
 
@@ -287,12 +290,8 @@ def test_small_batches_give_what_one_batch_gives(tmp_path: Path) -> None:
             rows.append(f"Other{j} Kim,p{j}@corp{j % 3}.example,other-{j},,,,,")  # merged by address
     path = tmp_path / "revisits.csv"
     path.write_text("\n".join(rows) + "\n")
-    found = []
-    for size in ("3", "100000"):
-        with temporary_database(tmp_path / size) as url:
-            migrate.upgrade(url)
-            out = cli(base_env(url), "import", "--jobs", "1", "--batch-size", size, str(path))
-            assert counts(out.stdout)["people created"] == 40, out.stdout + out.stderr[:2000]
-            found.append(asyncio.run(content(url)))
+    found = [
+        imported(tmp_path / size, path, "--jobs", "1", "--batch-size", size, created=40) for size in ("3", "100000")
+    ]
     assert found[0]["phones"] and len(found[0]["phones"]) == 78
     assert found[0] == found[1]
