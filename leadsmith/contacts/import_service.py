@@ -14,6 +14,7 @@ from itertools import islice
 from typing import Any
 
 from leadsmith.clock import Clock, now_ms
+from leadsmith.collector import collector_paused
 from leadsmith.contacts import import_repository as repo
 from leadsmith.contacts.import_repository import PersonState
 from leadsmith.contacts.records import Record, RowError
@@ -227,7 +228,8 @@ class ImportService:
         total.rows_seconds = time.perf_counter() - started
         if self.patterns is not None and total.domains:
             started = time.perf_counter()
-            total.patterns_refreshed = await self.patterns.refresh(total.domains)
+            with collector_paused():  # a million rows' tuples pass through, in no cycles
+                total.patterns_refreshed = await self.patterns.refresh(total.domains)
             total.patterns_seconds = time.perf_counter() - started
         return total
 
@@ -255,6 +257,10 @@ class ImportService:
                 next_analyze *= 4
 
     async def _write_batch(self, records: list[Record], source: str) -> ImportSummary:
+        with collector_paused():
+            return await self._merge_and_write(records, source)
+
+    async def _merge_and_write(self, records: list[Record], source: str) -> ImportSummary:
         async with self.db.transaction() as tx:
             await repo.begin_batch(tx)
             batch = _Batch(tx, source, self.clock())

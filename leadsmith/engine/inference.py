@@ -14,12 +14,12 @@ new employee's address follows ``p``.
 
 from __future__ import annotations
 
-import gc
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from leadsmith.collector import collector_paused
 from leadsmith.engine.names import name_forms
 from leadsmith.engine.patterns import (
     HANDLE_HIT,
@@ -176,9 +176,7 @@ def domain_support(known: Iterable[KnownAddress]) -> dict[PatternKey, float]:
     cycles, so the cycle collector is held off until it is done (it would otherwise rescan the
     whole heap several times over a domain of 10,000 people).
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         pairs: list[tuple[frozenset[PatternKey], int]] = []
         names: list[NameParts] = []
         middles = 0
@@ -192,9 +190,6 @@ def domain_support(known: Iterable[KnownAddress]) -> dict[PatternKey, float]:
         support = expected_counts(matches, middle_pairs=middles)
         support.update(cut_statistics(list(zip(matches, names, strict=True)), support))
         return support
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _split(support: Mapping[PatternKey, float]) -> tuple[dict[PatternKey, float], dict[PatternKey, float]]:
