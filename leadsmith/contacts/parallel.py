@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any
 
+from leadsmith.collector import collector_paused
 from leadsmith.contacts.files import Block, ImportFile, RawRow, block_rows
 from leadsmith.contacts.records import Record, RowError, parse_row
 
@@ -60,7 +61,10 @@ def parse_rows(rows: Iterable[RawRow], default_region: str | None) -> Iterator[R
 
 def parse_block(block: Block, default_region: str | None) -> list[tuple[Any, ...] | RowError]:
     """In a pool worker: a block's records as plain tuples (see ``Record``), refusals as they are."""
-    return [tuple(item) if isinstance(item, Record) else item for item in parse_rows(block_rows(block), default_region)]
+    with collector_paused():  # ~3% of the parsing
+        return [
+            tuple(item) if isinstance(item, Record) else item for item in parse_rows(block_rows(block), default_region)
+        ]
 
 
 def parse_file_in(
