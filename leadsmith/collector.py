@@ -12,7 +12,7 @@ def collector_paused() -> Iterator[None]:
     """No cycle collection inside: for work that allocates many small objects and makes no cycles,
     during which the collector would rescan every live object again and again (merging an import
     batch beside a million records: 5.8 -> 2.2 us a record). Its garbage is freed by reference
-    counting; the collector runs again, at its usual thresholds, after."""
+    counting; the collector runs again, at the process's thresholds, after."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

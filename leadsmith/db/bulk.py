@@ -43,16 +43,17 @@ async def select_in(
     if not values:
         return []
     raw = await tx.raw_connection()
+    condition, args = one_of(tx, table.c[key], values)
+    sql = f'SELECT {_names(columns)} FROM "{table.name}" WHERE "{key}" {condition}'
     if tx.dialect == "postgresql":
-        sql = f'SELECT {_names(columns)} FROM "{table.name}" WHERE "{key}" = ANY($1::{_array_type(table.c[key])})'
-        return [tuple(r) for r in await raw.fetch(sql, list(values))]
-    sql = f'SELECT {_names(columns)} FROM "{table.name}" WHERE "{key}" IN (SELECT value FROM json_each(?))'
-    return list(raw.execute(sql, (orjson.dumps(list(values)).decode(),)).fetchall())
+        return [tuple(r) for r in await raw.fetch(sql, *args)]
+    return list(raw.execute(sql, args).fetchall())
 
 
 def one_of(tx: Executor, column: sa.Column[Any], values: Collection[Any]) -> tuple[str, tuple[Any, ...]]:
-    """A condition that ``column`` is one of ``values`` and its argument, as ``select_in`` writes it
-    (its placeholder is the statement's first: ``$1`` or ``?``)."""
+    """A condition that ``column`` is one of ``values``, and its argument: ``= ANY($1)`` with an array on
+    PostgreSQL, ``IN (SELECT value FROM json_each(?))`` with a JSON array on SQLite (its placeholder is
+    the statement's first)."""
     if tx.dialect == "postgresql":
         return f"= ANY($1::{_array_type(column)})", (list(values),)
     return "IN (SELECT value FROM json_each(?))", (orjson.dumps(list(values)).decode(),)
