@@ -355,6 +355,36 @@ class _AsyncExecutor:
         return fairy.driver_connection
 
 
+class FairGate:
+    """First come, first served entry to a pool of ``size`` connections.
+
+    asyncpg's pool and SQLAlchemy's async queue pool wait on an ``asyncio.Queue``, which hands a
+    released connection to whichever coroutine asks next: the waiter woken for it often finds it taken
+    by a newcomer and queues again at the back. Under load most look-ups waited for nothing and one in
+    ten waited over 100 ms (profile repeat look-ups, 64 connections on 2 workers: pool wait p50 0.02 ms,
+    p90 118 ms, p99 277 ms). An ``asyncio.Semaphore`` hands a released permit to its oldest waiter, so
+    at most ``size`` callers reach the pool, in order of arrival, and the pool itself never makes
+    anyone wait (pool wait then p50 19-23 ms, p90 26-28, p99 33-36: the same queue, shared fairly).
+    One semaphore per event loop: a store may be used from several loops in turn (tests, the CLI).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sem = asyncio.Semaphore(size)
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop, self._sem = loop, asyncio.Semaphore(self.size)
+        return self._sem
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[None]:
+        async with self._semaphore():
+            yield
+
+
 async def _keep_session(_: asyncpg.Connection) -> None:
     """The raw pool runs single SELECTs and changes no session state, so a released connection needs
     no reset query (asyncpg's default sends one per release: a round trip per lookup)."""
@@ -378,7 +408,9 @@ class PostgresDatabase:
             self.url, pool_size=pool_size, max_overflow=0, pool_pre_ping=False
         )
         self._autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._engine_gate = FairGate(pool_size)
         self._raw_size = max(1, pool_size // 2)
+        self._raw_gate = FairGate(self._raw_size)
         self._raw_pool: asyncpg.Pool | None = None
         self._raw_lock = asyncio.Lock()
 
@@ -399,37 +431,37 @@ class PostgresDatabase:
         assert params is None or isinstance(params, Mapping)
         plan = prepared.postgres_plan()
         pool = await self._pool()
-        async with pool.acquire() as conn:
+        async with self._raw_gate(), pool.acquire() as conn:
             return plan, await conn.fetch(plan.sql, *plan.args(params))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_AsyncExecutor]:
-        async with self._engine.begin() as conn:
+        async with self._engine_gate(), self._engine.begin() as conn:
             yield _AsyncExecutor(conn)
 
     async def fetch_one(self, stmt: Executable, params: Params = None) -> Row[Any] | None:
         if isinstance(stmt, Prepared) and stmt.read_only:
             plan, records = await self._records(stmt, params)
             return plan.make_rows(records[:1])[0] if records else None
-        async with self._autocommit.connect() as conn:
+        async with self._engine_gate(), self._autocommit.connect() as conn:
             return await _AsyncExecutor(conn).fetch_one(stmt, params)
 
     async def fetch_all(self, stmt: Executable, params: Params = None) -> Sequence[Row[Any]]:
         if isinstance(stmt, Prepared) and stmt.read_only:
             plan, records = await self._records(stmt, params)
             return plan.make_rows(records)
-        async with self._autocommit.connect() as conn:
+        async with self._engine_gate(), self._autocommit.connect() as conn:
             return await _AsyncExecutor(conn).fetch_all(stmt, params)
 
     async def scalar(self, stmt: Executable, params: Params = None) -> Any:
         if isinstance(stmt, Prepared) and stmt.read_only:
             _, records = await self._records(stmt, params)
             return records[0][0] if records else None
-        async with self._autocommit.connect() as conn:
+        async with self._engine_gate(), self._autocommit.connect() as conn:
             return await _AsyncExecutor(conn).scalar(stmt, params)
 
     async def execute(self, stmt: Executable, params: Params = None) -> int:
-        async with self._autocommit.connect() as conn:
+        async with self._engine_gate(), self._autocommit.connect() as conn:
             return await _AsyncExecutor(conn).execute(stmt, params)
 
     async def raw_connection(self) -> Any:
