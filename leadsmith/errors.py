@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from leadsmith.http import JSONResponse
@@ -224,8 +225,16 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client hung up before its body arrived: nobody to answer, nothing to log as an error. The
+    status is nginx's "client closed request", for /metrics."""
+    log.debug("client disconnected during %s %s", request.method, request.url.path)
+    return error_response(499, "client_closed_request", "the client closed the connection before its request arrived")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(LeadsmithError, _leadsmith_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for driver_error in (sa_exc.DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
