@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from pathlib import Path
@@ -13,11 +12,11 @@ from typing import Annotated, TypeVar
 
 import orjson
 import typer
-import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from leadsmith import server
 from leadsmith.access import repository as access_repository
 from leadsmith.access.service import AccessService
 from leadsmith.config import Settings, get_settings
@@ -78,25 +77,6 @@ def _run(settings: Settings, body: Callable[[Database], Awaitable[T]], sqlite_ca
         raise typer.Exit(1) from None
 
 
-class _ServerConfig(uvicorn.Config):
-    """uvicorn's configuration, with a listening socket that keeps TCP_NODELAY on its connections.
-
-    With several workers uvicorn binds the shared socket itself as ``socket.socket(family)``, whose
-    protocol number is 0; asyncio sets TCP_NODELAY only on sockets whose protocol is TCP, so every
-    response met Nagle's algorithm and the client's delayed ACK: 44 ms per request (measured with a
-    trivial ASGI app: 14,000 req/s with one worker, 90 with two). Re-opening the descriptor lets Python
-    read the real protocol, and TCP_NODELAY on the listening socket is inherited by accepted ones.
-    """
-
-    def bind_socket(self) -> socket.socket:
-        sock = super().bind_socket()
-        if sock.family not in (socket.AF_INET, socket.AF_INET6):
-            return sock
-        fixed = socket.socket(fileno=sock.detach())
-        fixed.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return fixed
-
-
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default LEADSMITH_HOST or 127.0.0.1)")] = None,
@@ -122,24 +102,11 @@ def serve(
         f"leadsmith on http://{bind_host}:{bind_port}  (docs: /docs, {settings.workers} worker(s), "
         f"counters: {settings.counters_backend()})"
     )
-    config = _ServerConfig(
-        "leadsmith.app:create_app",
-        factory=True,
-        host=bind_host,
-        port=bind_port,
-        workers=settings.workers,
-        loop=settings.loop,
-        http="httptools",
-        access_log=settings.access_log,
-        log_level=settings.log_level,
-        proxy_headers=True,
-    )
-    if settings.workers > 1:
-        from uvicorn.supervisors import Multiprocess
-
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
-    else:
-        uvicorn.Server(config).run()
+    try:
+        server.run(settings, bind_host, bind_port)
+    except server.AddressInUse as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
 
 
 @app.command("migrate")

@@ -101,9 +101,9 @@ def test_the_shared_listening_socket_keeps_nagle_off() -> None:
     accepted connection (uvicorn's own gave 44 ms per response: Nagle against the client's delayed ACK)."""
     import socket
 
-    from leadsmith.cli import _ServerConfig
+    from leadsmith.server import ServerConfig
 
-    config = _ServerConfig("leadsmith.app:create_app", factory=True, host="127.0.0.1", port=0, workers=2)
+    config = ServerConfig("leadsmith.app:create_app", factory=True, host="127.0.0.1", port=0, workers=2)
     sock = config.bind_socket()
     try:
         assert sock.proto == socket.IPPROTO_TCP
