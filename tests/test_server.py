@@ -7,6 +7,7 @@ import os
 import socket
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import httpx
 import pytest
 
 from leadsmith.server import _CorkedTransport
-from tests.support import Server, base_env, start_server
+from tests.support import REDIS_URL, Server, base_env, start_server
 
 
 class RecordingTransport(asyncio.Transport):
@@ -76,12 +77,20 @@ async def test_closing_sends_what_is_pending_and_aborting_drops_it() -> None:
 
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 def test_both_event_loops_serve(loop: str, database_url: str, demo_key: str, tmp_path: Path) -> None:
-    srv = start_server(base_env(database_url, LEADSMITH_LOOP=loop), tmp_path / "server.log")
+    """On either loop, with the rate limiter's counters in Redis (its connection is ours as well)."""
+    env = base_env(
+        database_url,
+        LEADSMITH_LOOP=loop,
+        LEADSMITH_REDIS_URL=REDIS_URL,
+        LEADSMITH_REDIS_PREFIX=f"leadsmith-test-{uuid.uuid4().hex[:8]}:",
+    )
+    srv = start_server(env, tmp_path / "server.log")
     try:
         with httpx.Client(base_url=srv.url, timeout=30) as client:
             for _ in range(3):  # several requests on one kept-alive connection
                 r = client.get("/keys/verifyKey", headers={"Authorization": f"Bearer {demo_key}"})
                 assert r.status_code == 200 and r.json()
+                assert r.headers["X-RateLimit-Remaining"]
         assert "Traceback" not in srv.log.read_text()
     finally:
         srv.stop()

@@ -176,3 +176,16 @@ async def test_a_rate_limiter_timeout_is_a_503(prefix: str) -> None:
         await counters.close()
         server.close()
         await server.wait_closed()
+
+
+def test_the_connection_works_on_uvloop_too() -> None:
+    import uvloop
+
+    async def use() -> list[object]:
+        pipe = RedisPipe(REDIS_URL)
+        try:
+            return list(await asyncio.gather(*(pipe.call("PING") for _ in range(50))))
+        finally:
+            await pipe.close()
+
+    assert uvloop.run(use()) == [b"PONG"] * 50
