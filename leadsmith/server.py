@@ -116,9 +116,22 @@ class ServerConfig(uvicorn.Config):
         if self.uds is not None or self.fd is not None:
             return super().bind_socket()
         family = socket.AF_INET6 if self.host and ":" in self.host else socket.AF_INET
+        port = self.port
+        if _OWN_SOCKETS:
+            # Any process of this user could join a SO_REUSEPORT group and take a share of the
+            # connections: bind once without the option first, so that a second server started on
+            # the same address fails as it would without it.
+            probe = _tcp_socket(family, reuse_port=False)
+            try:
+                probe.bind((self.host, port))
+                port = probe.getsockname()[1]
+            except OSError as exc:
+                raise AddressInUse(f"cannot listen on {self.host}:{self.port}: {exc.strerror}") from None
+            finally:
+                probe.close()
         sock = _tcp_socket(family, reuse_port=_OWN_SOCKETS)
         try:
-            sock.bind((self.host, self.port))
+            sock.bind((self.host, port))
         except OSError as exc:
             sock.close()
             raise AddressInUse(f"cannot listen on {self.host}:{self.port}: {exc.strerror}") from None

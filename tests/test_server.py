@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from leadsmith.server import _CorkedTransport
-from tests.support import REDIS_URL, Server, base_env, start_server
+from tests.support import REDIS_URL, Server, base_env, cli, start_server
 
 
 class RecordingTransport(asyncio.Transport):
@@ -169,5 +169,19 @@ def test_each_worker_listens_on_its_own_socket_and_connections_spread(
         finally:
             for c in clients:
                 c.close()
+    finally:
+        srv.stop()
+
+
+def test_a_second_server_on_the_same_address_is_refused(database_url: str, tmp_path: Path) -> None:
+    """Its workers' sockets share the address with SO_REUSEPORT; another server must still be told no."""
+    srv = start_server(base_env(database_url), tmp_path / "server.log", workers=2)
+    try:
+        port = srv.url.rsplit(":", 1)[1]
+        for workers in ("1", "2"):
+            second = cli(srv.env, "serve", "--port", port, "--workers", workers, check=False, timeout=60)
+            assert second.returncode != 0
+            assert "address" in (second.stdout + second.stderr).lower()
+        assert httpx.get(srv.url + "/healthz").status_code == 200
     finally:
         srv.stop()
