@@ -151,11 +151,14 @@ def main() -> None:
         default="all",
         help="repeat: only repeat profile look-ups (after the no-op and a warm-up), with CPU per request per program",
     )
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], help="the server's event loop (default: asyncio)")
     args = parser.parse_args()
 
     os.environ["LEADSMITH_TEST_DATABASE"] = args.backend
     with tempfile.TemporaryDirectory() as tmp, _store(args.store, Path(tmp)) as url:
         extra = {"LEADSMITH_RATE_LIMIT_PER_HOUR": "100000000", "LEADSMITH_SIGNUP_CREDITS": "100000000"}
+        if args.loop:
+            extra["LEADSMITH_LOOP"] = args.loop
         if args.backend == "postgres":
             extra |= {"LEADSMITH_REDIS_URL": REDIS_URL, "LEADSMITH_REDIS_PREFIX": f"bench-{os.getpid()}:"}
         env = base_env(url, **extra)

@@ -181,7 +181,7 @@ async def _import_files(
     db: Database, settings: Settings, files: list[Path], source: str | None, batch_size: int, pool: Executor | None
 ) -> ImportSummary:
     region = settings.default_phone_region
-    db.start_checkpointer()  # SQLite: the WAL is copied back to the store by a thread, not in our commits
+    db.start_housekeeping()  # SQLite: the WAL is copied back to the store by a thread, not in our commits
     service = ImportService(db, region, batch_size, patterns=PatternService(db, executor=pool))
     total = ImportSummary()
     columns = (

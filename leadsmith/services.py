@@ -95,7 +95,7 @@ class Services:
         )
 
     def start_background(self) -> None:
-        self.db.start_checkpointer()
+        self.db.start_housekeeping()
         self._tasks.append(asyncio.create_task(self.access.run_flusher()))
         self._tasks.append(asyncio.create_task(self.usage.run_flusher()))
         self._tasks.append(asyncio.create_task(self.metering.run_purger()))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import logging
 import os
 import sqlite3
 from collections import namedtuple
@@ -31,6 +32,10 @@ from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.base import Executable
+
+from leadsmith.db.tables import HOT_TABLES
+
+log = logging.getLogger("leadsmith")
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 Dialect = Literal["sqlite", "postgresql"]
@@ -53,7 +58,9 @@ class Database(Executor, Protocol):
     def transaction(self) -> Any: ...  # an async context manager yielding an Executor
     async def close(self) -> None: ...
     async def ping(self) -> None: ...
-    def start_checkpointer(self, every_seconds: float = 1.0) -> None: ...
+    def start_housekeeping(self) -> None:
+        """Start the store's own background upkeep (SQLite: WAL checkpoints; PostgreSQL: vacuuming
+        the small tables whose rows are updated on every request). Stopped by ``close()``."""
 
 
 def upsert(dialect: Dialect, table: sa.Table) -> Any:
@@ -239,7 +246,7 @@ class SqliteDatabase(_SyncExecutor):
         self._lock_fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600) if path is not None else None
         self._checkpointer: asyncio.Task[None] | None = None
 
-    def start_checkpointer(self, every_seconds: float = 1.0) -> None:
+    def start_housekeeping(self, every_seconds: float = 1.0) -> None:
         """Checkpoint the WAL from a worker thread on its own connection, so no request waits for it
         (by default the commit that fills the WAL checkpoints it, fsync included, on the event loop)."""
         if self._path is not None and self._checkpointer is None:
@@ -396,9 +403,47 @@ class PostgresDatabase:
     connection), without SQLAlchemy's execution path: the hot lookups of every request."""
 
     dialect: Dialect = "postgresql"
+    _housekeeper: asyncio.Task[None] | None
 
-    def start_checkpointer(self, every_seconds: float = 1.0) -> None:
-        """PostgreSQL checkpoints by itself; nothing to start."""
+    def start_housekeeping(self, every_seconds: float = 10.0) -> None:
+        """Vacuum each of the small tables of hot rows (``HOT_TABLES``) after every 10,000 updates and
+        deletes of its rows.
+
+        Every charge writes a new version of its account's row. The tables' low fill factor (see
+        ``HOT_FILLFACTOR``) lets PostgreSQL prune old versions as it goes, but versions that did not
+        fit on their row's page leave index entries behind that only a vacuum removes, and autovacuum
+        looks at a table once a minute at most (it is off altogether on some servers: this machine's).
+        ``SKIP_LOCKED`` leaves a table another worker is vacuuming.
+        """
+        if self._housekeeper is None and every_seconds > 0:
+            self._housekeeper = asyncio.create_task(self._vacuum_loop(every_seconds))
+
+    async def _vacuum_loop(self, every_seconds: float) -> None:
+        while True:
+            await asyncio.sleep(every_seconds)
+            try:
+                await self.vacuum_hot_tables()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("vacuuming the hot tables failed (retried in %s s): %r", every_seconds, exc)
+
+    async def vacuum_hot_tables(self, every_changes: int = 10_000) -> list[str]:
+        """Vacuum the hot tables whose rows saw ``every_changes`` updates and deletes since this store
+        last did (or since it first looked); the tables vacuumed."""
+        pool = await self._pool()
+        async with self._raw_gate(), pool.acquire() as conn:
+            changed = []
+            for r in await conn.fetch(
+                "SELECT relname, n_tup_upd + n_tup_del AS changes FROM pg_stat_user_tables"
+                " WHERE schemaname = current_schema() AND relname = ANY($1::text[])",
+                list(HOT_TABLES),
+            ):
+                seen = self._changes_seen.setdefault(r["relname"], r["changes"])
+                if r["changes"] - seen >= every_changes:
+                    changed.append(r["relname"])
+                    self._changes_seen[r["relname"]] = r["changes"]
+            for table in changed:
+                await conn.execute(f'VACUUM (SKIP_LOCKED) "{table}"')
+        return changed
 
     def __init__(self, url: str, pool_size: int = 10) -> None:
         self.url = normalise_url(url)
@@ -411,6 +456,8 @@ class PostgresDatabase:
         self._engine_gate = FairGate(pool_size)
         self._raw_size = max(1, pool_size // 2)
         self._raw_gate = FairGate(self._raw_size)
+        self._housekeeper = None
+        self._changes_seen: dict[str, int] = {}
         self._raw_pool: asyncpg.Pool | None = None
         self._raw_lock = asyncio.Lock()
 
@@ -471,6 +518,11 @@ class PostgresDatabase:
         await self.scalar(sa.text("SELECT 1"))
 
     async def close(self) -> None:
+        if self._housekeeper is not None:
+            self._housekeeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeper
+            self._housekeeper = None
         if self._raw_pool is not None:
             await self._raw_pool.close()
         await self._engine.dispose()
