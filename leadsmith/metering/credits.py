@@ -66,3 +66,23 @@ async def charge(
             headers={"Decreased-Credits": "0", "Remaining-Credits": str(have)},
         )
     return cost, after
+
+
+async def charge_at_once(
+    db: Executor,
+    account_id: int,
+    prices: Prices,
+    items: Sequence[Item],
+    *,
+    endpoint: str,
+    request_id: str,
+    now: int,
+    fresh_since: int,
+) -> tuple[int, int] | None:
+    """``charge`` in one statement of its own (PostgreSQL, no transaction open): (decreased, remaining),
+    or None when the balance does not cover the request and nothing was done (``charge`` in a
+    transaction then says by how much)."""
+    priced = [(item, prices.of(item.kind)) for item in items]
+    return await repository.charge_at_once(
+        db, account_id, priced, now=now, since=fresh_since, endpoint=endpoint, request_id=request_id
+    )

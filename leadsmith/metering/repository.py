@@ -256,6 +256,74 @@ async def claim_reveals(db: Executor, account_id: int, items: Sequence[Item], no
     return [Item(int(r.person_id), r.kind) for r in rows]
 
 
+# PostgreSQL: claim the reveals, debit the balance and write the ledger row in one statement, run on
+# its own (it commits as it ends). The account's row is locked from the debit to the commit: in a
+# transaction of several statements that spanned a round trip to a busy worker and back for the
+# COMMIT (one account's charged profile look-ups: ~750 per second on 2 workers; one row updated in a
+# statement of its own: 4,000 per second, pgbench). A debit past zero breaks the balance's CHECK
+# constraint and undoes the whole statement, claims included.
+_CHARGE_AT_ONCE = sa.text(
+    """
+WITH wanted AS (
+    SELECT * FROM unnest(CAST(:people AS BIGINT[]), CAST(:kinds AS VARCHAR[]), CAST(:prices AS BIGINT[]))
+        AS w(person_id, kind, price)
+), claimed AS (
+    INSERT INTO reveals (account_id, person_id, kind, revealed_at)
+    SELECT :account_id, person_id, kind, :now FROM wanted
+    ON CONFLICT (account_id, person_id, kind) DO UPDATE SET revealed_at = excluded.revealed_at
+        WHERE reveals.revealed_at < :since
+    RETURNING person_id, kind
+), cost AS (
+    SELECT CAST(:unstored AS BIGINT) + coalesce(sum(wanted.price), 0) AS amount
+    FROM claimed JOIN wanted USING (person_id, kind)
+), debit AS (
+    UPDATE accounts SET credits = accounts.credits - cost.amount
+    FROM cost WHERE accounts.id = :account_id AND cost.amount > 0
+    RETURNING accounts.credits, cost.amount
+), entry AS (
+    INSERT INTO ledger (account_id, delta, balance_after, reason, endpoint, request_id, created_at)
+    SELECT :account_id, -amount, credits, 'charge', :endpoint, :request_id, :now FROM debit
+)
+SELECT (SELECT amount FROM cost) AS amount,
+       coalesce((SELECT credits FROM debit), (SELECT credits FROM accounts WHERE id = :account_id)) AS credits
+"""
+)
+
+
+async def charge_at_once(
+    db: Executor,
+    account_id: int,
+    priced: Sequence[tuple[Item, int]],
+    *,
+    now: int,
+    since: int,
+    endpoint: str,
+    request_id: str,
+) -> tuple[int, int] | None:
+    """PostgreSQL, outside a transaction: charge these (item, price) pairs in one statement; returns
+    (decreased, remaining), or None when the balance does not cover them (nothing claimed or taken)."""
+    stored = {(i.person_id, i.kind): price for i, price in priced if i.person_id is not None}
+    params = {
+        "account_id": account_id,
+        "people": [p for p, _ in stored],
+        "kinds": [k for _, k in stored],
+        "prices": list(stored.values()),
+        "unstored": sum(price for i, price in priced if i.person_id is None),
+        "now": now,
+        "since": since,
+        "endpoint": endpoint,
+        "request_id": request_id,
+    }
+    try:
+        row = await db.fetch_one(_CHARGE_AT_ONCE, params)
+    except sa.exc.IntegrityError as exc:
+        if "credits_not_negative" in str(exc.orig):
+            return None
+        raise
+    assert row is not None
+    return int(row.amount), int(row.credits)
+
+
 async def stored_response(db: Executor, account_id: int, key: str, since: int) -> Row[Any] | None:
     stmt = sa.select(idempotency.c.request_hash, idempotency.c.status_code, idempotency.c.body).where(
         idempotency.c.account_id == account_id,

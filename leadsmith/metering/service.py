@@ -126,6 +126,20 @@ class MeteringService:
                 )
             if all((i.person_id, i.kind) in fresh for i in result.items):
                 return Charged(body, result.status, 0, balance)
+            if self.db.dialect == "postgresql":
+                done = await credits.charge_at_once(
+                    self.db,
+                    caller.account_id,
+                    caller.prices,
+                    result.items,
+                    endpoint=ctx.endpoint,
+                    request_id=ctx.request_id,
+                    now=now,
+                    fresh_since=fresh_since,
+                )
+                if done is not None:
+                    return Charged(body, result.status, *done)
+                # Not enough credits: the transaction below finds out by how much and says so.
         try:
             async with self.db.transaction() as tx:
                 if ctx.idempotency_key and not await repository.store_response(

@@ -89,3 +89,43 @@ async def test_idempotency_key_under_concurrency_charges_once(
     assert len({r.content for r in responses}) == 1
     assert sum(int(r.headers["Decreased-Credits"]) for r in responses) == 7
     assert await balance_and_ledger(db, acct.id) == (93, 93)
+
+
+async def test_the_one_statement_charge_counts_each_reveal_once_and_takes_nothing_it_cannot_cover(
+    make_account: MakeAccount, db: Database
+) -> None:
+    """PostgreSQL charges outside a transaction in one statement: concurrent charges for the same lead
+    pay once, a charge the balance cannot cover claims and takes nothing, and the ledger sums up."""
+    if db.dialect != "postgresql":
+        return
+    from leadsmith.access.schemas import Prices
+    from leadsmith.db.tables import reveals
+    from leadsmith.metering import credits
+    from leadsmith.metering.schemas import Item
+
+    person_ids = [int(r.id) for r in await db.fetch_all(sa.select(people.c.id).order_by(people.c.id).limit(3))]
+    acct = await make_account(credits=10)
+    prices = Prices(email=2, phone=3, employee=1)
+
+    async def charge(items: list[Item]) -> tuple[int, int] | None:
+        return await credits.charge_at_once(
+            db, acct.id, prices, items, endpoint="/test", request_id="r", now=1_000, fresh_since=0
+        )
+
+    same = [Item(person_ids[0], "email"), Item(person_ids[0], "phone")]
+    results = await asyncio.gather(*(charge(same) for _ in range(20)))
+    assert sorted(r[0] for r in results if r is not None) == [0] * 19 + [5]
+    assert await balance_and_ledger(db, acct.id) == (5, 5)
+    # Two e-mails and one unknown person's prediction (always charged): 2 + 2 + 1 > 5 - nothing happens.
+    too_much = [
+        Item(person_ids[1], "email"),
+        Item(person_ids[2], "email"),
+        Item(None, "employee"),
+        Item(None, "employee"),
+    ]
+    assert await charge(too_much) is None
+    assert await balance_and_ledger(db, acct.id) == (5, 5)
+    claimed = await db.scalar(sa.select(sa.func.count()).select_from(reveals).where(reveals.c.account_id == acct.id))
+    assert claimed == 2
+    assert await charge(too_much[:2] + too_much[2:3]) == (5, 0)
+    assert await balance_and_ledger(db, acct.id) == (0, 0)
