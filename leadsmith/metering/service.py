@@ -116,6 +116,12 @@ class MeteringService:
         result = await work()
         body = orjson.dumps(result.payload)
         fresh_since = self.fresh_since(now)
+        terms: dict[str, Any] = {
+            "endpoint": ctx.endpoint,
+            "request_id": ctx.request_id,
+            "now": now,
+            "fresh_since": fresh_since,
+        }
         if not ctx.idempotency_key:
             fresh: AbstractSet[tuple[int, str]]
             if result.standing is not None:
@@ -127,16 +133,7 @@ class MeteringService:
             if all((i.person_id, i.kind) in fresh for i in result.items):
                 return Charged(body, result.status, 0, balance)
             if self.db.dialect == "postgresql":
-                done = await credits.charge_at_once(
-                    self.db,
-                    caller.account_id,
-                    caller.prices,
-                    result.items,
-                    endpoint=ctx.endpoint,
-                    request_id=ctx.request_id,
-                    now=now,
-                    fresh_since=fresh_since,
-                )
+                done = await credits.charge_at_once(self.db, caller.account_id, caller.prices, result.items, **terms)
                 if done is not None:
                     return Charged(body, result.status, *done)
                 # Not enough credits: the transaction below finds out by how much and says so.
@@ -153,16 +150,7 @@ class MeteringService:
                     idem_since,
                 ):
                     raise _Replay
-                decreased, remaining = await credits.charge(
-                    tx,
-                    caller.account_id,
-                    caller.prices,
-                    result.items,
-                    endpoint=ctx.endpoint,
-                    request_id=ctx.request_id,
-                    now=now,
-                    fresh_since=fresh_since,
-                )
+                decreased, remaining = await credits.charge(tx, caller.account_id, caller.prices, result.items, **terms)
         except _Replay:
             assert ctx.idempotency_key is not None
             replay = await self._replay(caller, ctx.idempotency_key, request_hash, idem_since)
