@@ -69,6 +69,7 @@ def is_disposable_domain(domain: str) -> bool:
     return any(".".join(parts[i:]) in _DISPOSABLE for i in range(len(parts) - 1))
 
 
+@lru_cache(maxsize=65536)
 def email_kind(domain: str) -> EmailKind:
     """Webmail and disposable domains are personal; every other domain is someone's workplace."""
     return "personal" if is_free_domain(domain) or is_disposable_domain(domain) else "pro"

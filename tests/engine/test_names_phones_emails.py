@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import re
+import sys
+
+import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from leadsmith.engine.emails import email_kind, parse_address
-from leadsmith.engine.names import ascii_token, parse_name
+from leadsmith.engine.names import ascii_token, clean_text, parse_name
 from leadsmith.engine.patterns import NameParts, matching_patterns, render
-from leadsmith.engine.phones import parse_phone, region_hint
+from leadsmith.engine.phones import _TYPES, Phone, _international, parse_phone, region_hint
 
 
 @pytest.mark.parametrize(
@@ -32,6 +36,16 @@ def test_parse_name_never_raises_and_keeps_a_part(text: str) -> None:
         assert name.full and (name.first or name.last)
 
 
+@given(st.text(st.sampled_from(" \t\n\xa0\u2003\u3000\x1f\x85ab.-é"), max_size=12) | st.text(max_size=30))
+def test_clean_text_is_white_space_collapsed(text: str) -> None:
+    assert clean_text(text) == re.sub(r"\s+", " ", text).strip()
+
+
+def test_printable_text_has_no_white_space_but_the_space() -> None:
+    """What clean_text's shortcut for clean text rests on, for every code point."""
+    assert [c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace() and c.isprintable()] == [" "]
+
+
 @given(st.text(max_size=100))
 def test_ascii_token_is_plain_lowercase_ascii(text: str) -> None:
     token = ascii_token(text)
@@ -51,6 +65,73 @@ def test_phone_parsing_and_regions() -> None:
     assert region_hint("Denver, CO", "acme.de") == "DE"
     assert region_hint(None, "acme.co.uk") == "GB"
     assert region_hint("Somewhere", "acme.com", "US") == "US"
+
+
+_SEPARATOR = st.sampled_from(["", "", "", " ", "-", ".", "(", ")", "  ", " (", ") ", "/", "x", "#", ";", "+"])
+_WRITTEN_INTERNATIONAL = st.builds(
+    lambda lead, parts: lead + "".join(sep + digits for sep, digits in parts),
+    st.sampled_from(["+", "+", "+", "+0", "++", " +", "+(", "00", "+ "]),
+    st.lists(st.tuples(_SEPARATOR, st.text("0123456789", min_size=1, max_size=4)), min_size=1, max_size=8),
+)
+
+
+def _parsed(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+@given(_WRITTEN_INTERNATIONAL, st.sampled_from([None, "FR", "US", "GB", "IT"]))
+def test_the_international_fast_path_is_what_phonenumbers_parses(text: str, region: str | None) -> None:
+    fast = _international(text)
+    if fast is not None:  # it only ever answers for text parse reads the same way
+        assert fast == _parsed(text, region)
+        assert phonenumbers.format_number(fast, phonenumbers.PhoneNumberFormat.E164) == "+" + "".join(
+            c for c in text if c.isdigit()
+        )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "+1 415 555 0134",
+        "+1 (415) 555-0134",
+        "+33 6 12 34 56 78",
+        "+33.6.12.34.56.78",
+        "+44 20 7946 0958",
+        "+39 06 1234 5678",  # Italy keeps its leading zero
+        "+39 000 1234",
+        "+800 1234 5678",  # a non-geographic code
+        "+971 50 123 4567",
+        "+49 30 901820",
+    ],
+)
+def test_the_fast_path_takes_common_international_forms(text: str) -> None:
+    assert _international(text) is not None
+    assert _international(text) == _parsed(text, None)
+
+
+@pytest.mark.parametrize(
+    "text", ["+44 (0)20 7946 0958", "+1 1415 555 0134", "+0 12 34", "+999 12 34", "+1 415 555 0134 x12", "415 555 0134"]
+)
+def test_the_fast_path_leaves_the_rest_to_phonenumbers(text: str) -> None:
+    assert _international(text) is None  # national prefixes, unknown codes, extensions, national forms
+    assert parse_phone(text, "US") == _reference(text, "US")
+
+
+@given(_WRITTEN_INTERNATIONAL, st.sampled_from([None, "FR", "US"]))
+def test_parse_phone_is_what_phonenumbers_says(text: str, region: str | None) -> None:
+    assert parse_phone(text, region) == _reference(text, region)
+
+
+def _reference(text: str, region: str | None) -> Phone | None:
+    """parse_phone without its fast path: phonenumbers' parse, type and E.164."""
+    number = _parsed(text.strip(), region)
+    if number is None or not phonenumbers.is_valid_number(number):
+        return None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return Phone(e164, _TYPES.get(phonenumbers.number_type(number), "unknown"))
 
 
 @given(st.text(max_size=80), st.sampled_from([None, "FR", "US", "DE", "xx"]))
