@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -241,24 +241,28 @@ class ImportService:
         total: ImportSummary,
     ) -> None:
         next_analyze = 4 * self.batch_size
-        while batch := list(islice(iterator, self.batch_size)):
-            records = [r for r in batch if isinstance(r, Record)]
-            errors = [r for r in batch if isinstance(r, RowError)]
-            summary = await self._write_batch(records, source) if records else ImportSummary()
-            summary.skipped += len(errors)
-            summary.rows += len(errors)
-            summary.errors.extend(errors)
-            total.add(summary)
-            if on_batch is not None:
-                on_batch(summary)
-            if total.rows >= next_analyze:
-                # The planner's statistics must keep up with tables that grow from nothing in one import.
-                await repo.analyze(self.db)
-                next_analyze *= 4
-
-    async def _write_batch(self, records: list[Record], source: str) -> ImportSummary:
+        # No cycle collection while records arrive and batches are merged and written: all of it makes
+        # millions of small objects and no cycles, and the collector would rescan every live one again
+        # and again (merging: 5.8 -> 2.2 us a record; receiving the pool's records: 8% of the process).
+        copied: Awaitable[None] = self.db.checkpoint_soon()
         with collector_paused():
-            return await self._merge_and_write(records, source)
+            while batch := list(islice(iterator, self.batch_size)):  # while the last batch is copied back
+                await copied
+                records = [r for r in batch if isinstance(r, Record)]
+                errors = [r for r in batch if isinstance(r, RowError)]
+                summary = await self._merge_and_write(records, source) if records else ImportSummary()
+                copied = self.db.checkpoint_soon()
+                summary.skipped += len(errors)
+                summary.rows += len(errors)
+                summary.errors.extend(errors)
+                total.add(summary)
+                if on_batch is not None:
+                    on_batch(summary)
+                if total.rows >= next_analyze:
+                    # The planner's statistics must keep up with tables that grow from nothing in one import.
+                    await repo.analyze(self.db)
+                    next_analyze *= 4
+            await copied
 
     async def _merge_and_write(self, records: list[Record], source: str) -> ImportSummary:
         async with self.db.transaction() as tx:
