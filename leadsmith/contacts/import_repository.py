@@ -10,9 +10,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from leadsmith.db import bulk
+from leadsmith.db import bulk, tables
 from leadsmith.db.database import Database, Executor, upsert
-from leadsmith.db.tables import DEFERRABLE_INDEXES, INDEX_NAMES_SQL, companies, emails, people, phones
+from leadsmith.db.tables import companies, emails, people, phones
 
 
 @dataclass(slots=True)
@@ -56,24 +56,24 @@ async def begin_batch(tx: Executor) -> None:
         await tx.execute(sa.text("SET LOCAL synchronous_commit = off"))
 
 
-async def defer_indexes(db: Database) -> bool:
-    """If the store holds no one yet, drop the indexes no look-up of an import uses
-    (``DEFERRABLE_INDEXES``): ``build_indexes`` makes them after the rows. True if it did."""
+async def defer_deferrables(db: Database) -> bool:
+    """If the store holds no one yet, drop the indexes no look-up of an import uses and, on PostgreSQL,
+    the foreign keys of the rows it writes (``DEFERRABLE_INDEXES``, ``DEFERRABLE_FOREIGN_KEYS``):
+    ``restore_deferrables`` makes them again after the rows. True if it did."""
     async with db.transaction() as tx:
         if await tx.scalar(sa.select(people.c.id).limit(1)) is not None:
             return False
-        for index in DEFERRABLE_INDEXES:
-            await tx.execute(sa.schema.DropIndex(index, if_exists=True))
+        for ddl in tables.drop_deferrables(tx.dialect):
+            await tx.execute(ddl)
     return True
 
 
-async def build_indexes(db: Database) -> None:
-    """Build whichever of ``DEFERRABLE_INDEXES`` the store lacks."""
+async def restore_deferrables(db: Database) -> None:
+    """Build whichever of the deferrable indexes, and add whichever foreign keys, the store lacks."""
     async with db.transaction() as tx:
-        existing = {r[0] for r in await tx.fetch_all(sa.text(INDEX_NAMES_SQL[tx.dialect]))}
-        for index in DEFERRABLE_INDEXES:
-            if index.name not in existing:
-                await tx.execute(sa.schema.CreateIndex(index))
+        existing = {r[0] for r in await tx.fetch_all(sa.text(tables.deferrables_sql(tx.dialect)))}
+        for ddl in tables.restore_deferrables(tx.dialect, existing):
+            await tx.execute(ddl)
 
 
 async def allocate_ids(tx: Executor, table: sa.Table, n: int) -> list[int]:

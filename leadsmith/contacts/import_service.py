@@ -213,16 +213,16 @@ class ImportService:
         total = ImportSummary()
         started = time.perf_counter()
         iterator = iter(items)
-        deferred = await repo.defer_indexes(self.db)
+        deferred = await repo.defer_deferrables(self.db)
         try:
             await self._import_batches(iterator, source, on_batch, total)
         except BaseException:
-            if deferred:  # the store keeps its indexes whatever happened (``migrate.upgrade`` would rebuild them)
+            if deferred:  # the store keeps its indexes and keys whatever happened (else ``migrate.upgrade`` would)
                 with contextlib.suppress(Exception):
-                    await repo.build_indexes(self.db)
+                    await repo.restore_deferrables(self.db)
             raise
         if deferred:
-            await repo.build_indexes(self.db)
+            await repo.restore_deferrables(self.db)
         if total.changed:
             await repo.analyze(self.db)
         total.rows_seconds = time.perf_counter() - started

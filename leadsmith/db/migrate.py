@@ -10,8 +10,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from leadsmith.db import tables
 from leadsmith.db.database import normalise_url, sqlite_path
-from leadsmith.db.tables import DEFERRABLE_INDEXES, INDEX_NAMES_SQL
+from leadsmith.db.tables import deferrables_sql
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -31,17 +32,17 @@ def upgrade(url: str, revision: str = "head") -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)
     if revision == "head":
-        build_missing_indexes(url)
+        restore_deferrables(url)
 
 
-def build_missing_indexes(url: str) -> None:
-    """Build the indexes an interrupted import into an empty store left out (see ``DEFERRABLE_INDEXES``)."""
+def restore_deferrables(url: str) -> None:
+    """Build the indexes and add the foreign keys an interrupted import into an empty store left out
+    (see ``DEFERRABLE_INDEXES`` and ``DEFERRABLE_FOREIGN_KEYS``)."""
 
     def build(conn: sa.Connection) -> None:
-        existing = {r[0] for r in conn.exec_driver_sql(INDEX_NAMES_SQL[conn.dialect.name])}
-        for index in DEFERRABLE_INDEXES:
-            if index.name not in existing:
-                index.create(conn)
+        existing = {r[0] for r in conn.exec_driver_sql(deferrables_sql(conn.dialect.name))}
+        for ddl in tables.restore_deferrables(conn.dialect.name, existing):
+            conn.execute(ddl)
         conn.commit()
 
     url = normalise_url(url)

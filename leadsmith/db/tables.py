@@ -266,11 +266,48 @@ usage_hourly = sa.Table(
 DEFERRABLE_INDEXES: tuple[sa.Index, ...] = tuple(
     sorted((i for t in (people, emails) for i in t.indexes if not i.unique), key=lambda i: str(i.name))
 )
+# PostgreSQL checks a foreign key row by row, with a query of its own for each row written (a third
+# of its work in an import). An import into an empty store drops the foreign keys of the rows it
+# writes and adds them back after its rows, each checked in one join; ``migrate.upgrade`` adds back
+# any an interrupted import left out. (SQLite's check is a look-up by rowid: kept.)
+DEFERRABLE_FOREIGN_KEYS: tuple[sa.ForeignKeyConstraint, ...] = tuple(
+    sorted((fk for t in (people, emails, phones) for fk in t.foreign_key_constraints), key=lambda fk: str(fk.name))
+)
 # The names of the indexes a store has, by dialect.
 INDEX_NAMES_SQL = {
     "sqlite": "SELECT name FROM sqlite_master WHERE type = 'index'",
     "postgresql": "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()",
 }
+_FOREIGN_KEY_NAMES_SQL = (
+    "SELECT conname FROM pg_constraint WHERE contype = 'f' AND connamespace = current_schema()::regnamespace"
+)
+
+
+def deferrables_sql(dialect: str) -> str:
+    """A query for the names of the store's indexes and foreign keys (what ``restore_deferrables`` reads)."""
+    if dialect == "postgresql":
+        return f"{INDEX_NAMES_SQL[dialect]} UNION ALL {_FOREIGN_KEY_NAMES_SQL}"
+    return INDEX_NAMES_SQL[dialect]
+
+
+def drop_deferrables(dialect: str) -> list[sa.schema.ExecutableDDLElement]:
+    """The statements that drop the deferrable indexes (and, on PostgreSQL, foreign keys)."""
+    drops: list[sa.schema.ExecutableDDLElement] = [sa.schema.DropIndex(i, if_exists=True) for i in DEFERRABLE_INDEXES]
+    if dialect == "postgresql":
+        drops += [sa.schema.DropConstraint(fk, if_exists=True) for fk in DEFERRABLE_FOREIGN_KEYS]
+    return drops
+
+
+def restore_deferrables(dialect: str, existing: set[str]) -> list[sa.schema.ExecutableDDLElement]:
+    """The statements that build the deferrable indexes (and add the foreign keys) a store lacks, given
+    the names it has (from ``deferrables_sql``)."""
+    out: list[sa.schema.ExecutableDDLElement] = [
+        sa.schema.CreateIndex(i) for i in DEFERRABLE_INDEXES if i.name not in existing
+    ]
+    if dialect == "postgresql":
+        out += [sa.schema.AddConstraint(fk) for fk in DEFERRABLE_FOREIGN_KEYS if fk.name not in existing]
+    return out
+
 
 # Small tables whose rows are rewritten by requests (balances, key use, rate windows, usage counts,
 # leases): on PostgreSQL each update leaves a dead row version, and the store vacuums these itself
