@@ -147,7 +147,10 @@ class PatternService:
     metering: MeteringService | None = None
     # Where the pure work of a refresh runs (a process pool for big imports); None: in this process.
     executor: Executor | None = None
-    ahead: int = 4
+    # Domains in flight in a refresh: enough that the pool's workers always have the next domain's
+    # work queued while this process reads and stores (with 4, a refresh on PostgreSQL left them idle
+    # for a sixth of the time: 2,000 domains 21.7-30.7 -> 18.7-19.7 s).
+    ahead: int = 32
     # Domains stored per transaction in a refresh: one delete and one insert for them all.
     store_every: int = 64
     _prior: tuple[float, dict[PatternKey, float]] | None = field(default=None, repr=False)
@@ -218,9 +221,7 @@ class PatternService:
     ) -> None:
         """For each domain in order: ``start`` (read its rows, hand the pure work to ``_compute``), and
         ``store`` the results ``store_every`` domains at a time (one transaction), up to ``ahead``
-        domains behind, so reading overlaps the computing and the storing; the reads of up to
-        ``ahead`` domains run at once (on PostgreSQL, on as many connections: server processes on
-        every core)."""
+        domains behind, so reading overlaps the computing and the storing."""
 
         async def begin(domain: str) -> R:
             return await (await start(domain))
