@@ -83,7 +83,13 @@ async def allocate_ids(tx: Executor, table: sa.Table, n: int) -> list[int]:
     if tx.dialect == "postgresql":
         # One array, straight from asyncpg (20,000 ids as rows through SQLAlchemy took ~80 ms).
         raw = await tx.raw_connection()
-        sql = "SELECT array_agg(nextval(pg_get_serial_sequence($1, 'id'))) FROM generate_series(1, $2)"
+        # The sequence is looked up once (a materialized CTE), not for each id: pg_get_serial_sequence
+        # reads the catalogs, and called per id it was a tenth of PostgreSQL's work in an import
+        # (20,000 ids: 123 -> 11 ms).
+        sql = (
+            "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence($1, 'id')::regclass AS seq)"
+            " SELECT array_agg(nextval(s.seq)) FROM s, generate_series(1, $2)"
+        )
         return list(await raw.fetchval(sql, table.name, n))
     top = int(await tx.scalar(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))) or 0)
     return list(range(top + 1, top + 1 + n))
