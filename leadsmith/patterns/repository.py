@@ -147,27 +147,29 @@ def address_keys_in_file(path: str, domain: str) -> list[str]:
 async def _by_domain(db: Database, stmt: Prepared, domains: Sequence[str]) -> AsyncIterator[tuple[str, list[Any]]]:
     """PostgreSQL: for each of ``domains`` (sorted), in turn, the domain and its rows of ``stmt`` (a
     scan of them all in domain order, its first column the domain) without the domain, through a
-    server-side cursor."""
+    server-side cursor read 10,000 rows at a time (row by row, a million rows' awaits cost seconds)."""
     plan = stmt.postgres_plan()
     async with db.transaction() as tx:
         raw = await tx.raw_connection()
         await raw.execute("SET LOCAL work_mem = '64MB'")  # the sort by domain, in memory
-        rows = raw.cursor(plan.sql, *plan.args({"domains": list(domains)}), prefetch=10_000).__aiter__()
-        row: Any = None
+        cursor = await raw.cursor(plan.sql, *plan.args({"domains": list(domains)}))
+        chunk: list[Any] = []
+        at, exhausted = 0, False
         for domain in domains:
             group = []
-            while True:
-                if row is None:
-                    try:
-                        row = await rows.__anext__()
-                    except StopAsyncIteration:
+            while not exhausted:
+                if at == len(chunk):
+                    chunk, at = await cursor.fetch(10_000), 0
+                    if not chunk:
+                        exhausted = True
                         break
+                row = chunk[at]
                 if row[0] != domain:
                     if row[0] < domain:
                         raise RuntimeError(f"rows out of domain order: {row[0]!r} after {domain!r}")
                     break
                 group.append(tuple(row)[1:])
-                row = None
+                at += 1
             yield domain, group
 
 

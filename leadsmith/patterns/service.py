@@ -102,31 +102,46 @@ R = TypeVar("R")
 
 
 class _ReadAhead:
-    """Reads an async iterator of (key, value) pairs ahead, in a task of its own, and hands the values
-    out in turn to the concurrent tasks that ask (in the order they ask: the pipeline's tasks ask in
-    domain order). Started early, its query runs on the server while other work goes on here."""
+    """Reads an async iterator of (key, value) pairs ahead, in a task of its own, at most ``ahead``
+    values unclaimed, and hands each value to the task that asks for its key. Started early, its
+    query runs on the server while other work goes on here.
+
+    By key, not by turn: an asyncio.Queue hands an item put for a waiter that was woken to whichever
+    task asks first, before the waiter runs, and a refresh's tasks then got each other's domains."""
 
     def __init__(self, items: AsyncIterator[tuple[str, Any]] | None, ahead: int = 32) -> None:
         self._items = items
-        self._queue: asyncio.Queue[tuple[str, Any] | BaseException] = asyncio.Queue(ahead)
+        self._values: dict[str, asyncio.Future[Any]] = {}
+        self._room = asyncio.Semaphore(ahead)
+        self._failed: BaseException | None = None
         self._task = asyncio.create_task(self._read()) if items is not None else None
+
+    def _value(self, key: str) -> asyncio.Future[Any]:
+        future = self._values.get(key)
+        if future is None:
+            future = self._values[key] = asyncio.get_running_loop().create_future()
+            if self._failed is not None:
+                future.set_exception(self._failed)
+        return future
 
     async def _read(self) -> None:
         assert self._items is not None
         try:
-            async for item in self._items:
-                await self._queue.put(item)
-        except Exception as exc:  # noqa: BLE001 (raised again in the task that asks next)
-            await self._queue.put(exc)
+            async for key, value in self._items:
+                await self._room.acquire()
+                self._value(key).set_result(value)
+            raise LookupError("the rows ran out before every domain had its turn")
+        except Exception as exc:  # noqa: BLE001 (raised again in each task that asks)
+            self._failed = exc
+            for future in self._values.values():
+                if not future.done():
+                    future.set_exception(exc)
 
     async def next(self, key: str) -> Any:
-        """The next value, which must be ``key``'s."""
-        item = await self._queue.get()
-        if isinstance(item, BaseException):
-            raise item
-        found, value = item
-        if found != key:
-            raise RuntimeError(f"asked for {key!r} out of turn (next was {found!r})")
+        """``key``'s value, once read."""
+        value = await self._value(key)
+        del self._values[key]
+        self._room.release()
         return value
 
     async def close(self) -> None:
