@@ -75,11 +75,14 @@ class RowError:
 
 
 def _text(value: Any, column: str) -> str | None:
-    if value is None:
+    if type(value) is str:  # the common case first: every CSV value
+        text = clean_text(value)
+    elif value is None:
         return None
-    if isinstance(value, (bool, dict, list)):
+    elif isinstance(value, (bool, dict, list)):
         raise ValueError(f"{column}: expected text, got {type(value).__name__}")
-    text = clean_text(str(value))
+    else:
+        text = clean_text(str(value))
     limit = _MAX.get(column)
     if limit and len(text) > limit:
         raise ValueError(f"{column}: longer than {limit} characters")

@@ -49,6 +49,7 @@ def parse_phone(text: str, region: str | None = None) -> Phone | None:
     if not text or len(text) > 64:
         return None
     number = _international(text)
+    plain = number is not None  # then its E.164 form is "+" and its digits (tested)
     if number is None:
         try:
             number = phonenumbers.parse(text, (region or "").upper() or None)
@@ -57,7 +58,8 @@ def parse_phone(text: str, region: str | None = None) -> Phone | None:
     kind = phonenumbers.number_type(number)
     if kind == PhoneNumberType.UNKNOWN:
         return None
-    return Phone(e164=phonenumbers.format_number(number, PhoneNumberFormat.E164), type=_TYPES.get(kind, "unknown"))
+    e164 = "+" + _NOT_DIGIT.sub("", text) if plain else phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    return Phone(e164=e164, type=_TYPES.get(kind, "unknown"))
 
 
 # "+", a digit other than 0, then digits and the separators people write between them.
@@ -192,6 +194,7 @@ _COUNTRY_NAMES = {
 _TLD_REGIONS = {"uk": "GB"}
 
 
+@lru_cache(maxsize=65536)  # an import meets the same few locations and domains again and again
 def region_hint(location: str | None, domain: str | None, default: str | None = None) -> str | None:
     """The likeliest country for a person's local numbers: their location's country, else a ccTLD.
 
