@@ -1,7 +1,7 @@
 """Parsing import rows in worker processes, a block at a time and in order, while the importer writes.
 
 Reading CSV and parsing a row (names, LinkedIn ids, e-mail syntax, phone numbers) is pure CPU work,
-~50 us a row, more than the importer's own look-ups and writes. With ``jobs`` > 1, blocks of the
+~36 us a row, more than the importer's own look-ups and writes. With ``jobs`` > 1, blocks of the
 file's bytes go to a process pool and come back as records (plain tuples: cheap to unpickle) in the
 order they were read, sixteen blocks ahead of the writer, so parsing and writing overlap and use every
 core, and the importing process spends ~2 us a row on reading and receiving.
