@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from leadsmith.db import tables
 from leadsmith.db.database import normalise_url, sqlite_path
-from leadsmith.db.tables import deferrables_sql
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -40,7 +39,7 @@ def restore_deferrables(url: str) -> None:
     (see ``DEFERRABLE_INDEXES`` and ``DEFERRABLE_FOREIGN_KEYS``)."""
 
     def build(conn: sa.Connection) -> None:
-        existing = {r[0] for r in conn.exec_driver_sql(deferrables_sql(conn.dialect.name))}
+        existing = {r[0] for r in conn.exec_driver_sql(tables.deferrables_sql(conn.dialect.name))}
         for ddl in tables.restore_deferrables(conn.dialect.name, existing):
             conn.execute(ddl)
         conn.commit()

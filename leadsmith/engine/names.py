@@ -27,7 +27,7 @@ _SPACES = re.compile(r"\s+")
 
 def clean_text(text: str) -> str:
     """Runs of white space as one space, none at either end."""
-    # Most text is clean already: printable text has no white space but " " (tested with Hypothesis).
+    # Most text is clean already: printable text has no white space but " " (tested for every code point).
     if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
         return text
     return _SPACES.sub(" ", text).strip()

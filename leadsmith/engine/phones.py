@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Literal
 
 import phonenumbers
@@ -65,7 +65,11 @@ def parse_phone(text: str, region: str | None = None) -> Phone | None:
 # "+", a digit other than 0, then digits and the separators people write between them.
 _PLAIN_INTERNATIONAL = re.compile(r"\+[1-9](?:[ ().-]{0,2}[0-9])+")
 _NOT_DIGIT = re.compile(r"[^0-9]")
-_PREFIX_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+@cache  # one per country with a national prefix
+def _prefix_pattern(prefix: str) -> re.Pattern[str]:
+    return re.compile(prefix)
 
 
 def _international(text: str) -> phonenumbers.PhoneNumber | None:
@@ -93,12 +97,8 @@ def _international(text: str) -> phonenumbers.PhoneNumber | None:
     )
     if metadata is None:
         return None
-    if prefix := metadata.national_prefix_for_parsing:
-        pattern = _PREFIX_PATTERNS.get(prefix)
-        if pattern is None:
-            pattern = _PREFIX_PATTERNS[prefix] = re.compile(prefix)
-        if pattern.match(national):
-            return None
+    if (prefix := metadata.national_prefix_for_parsing) and _prefix_pattern(prefix).match(national):
+        return None
     number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
     if national[0] == "0":
         zeros = len(national) - len(national.lstrip("0"))
