@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import csv
 import re
 import sys
 
@@ -9,9 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from leadsmith.engine.emails import email_kind, parse_address
-from leadsmith.engine.names import ascii_token, clean_text, parse_name
+from leadsmith.engine.names import _VOCABULARY, _parsed_name, _plain_name, ascii_token, clean_text, parse_name
 from leadsmith.engine.patterns import NameParts, matching_patterns, render
 from leadsmith.engine.phones import _TYPES, Phone, _international, parse_phone, region_hint
+from tests.support import SHARED
 
 
 @pytest.mark.parametrize(
@@ -34,6 +36,37 @@ def test_parse_name_never_raises_and_keeps_a_part(text: str) -> None:
     name = parse_name(text)
     if text.strip():
         assert name.full and (name.first or name.last)
+
+
+def _train_names() -> list[str]:
+    with (SHARED / "data" / "people-train.tsv").open(newline="") as f:
+        return [row["name"] for row in csv.DictReader(f, delimiter="\t")]
+
+
+def test_plain_names_are_split_as_nameparser_splits_them_and_most_are_plain() -> None:
+    names = [clean_text(n) for n in _train_names() if clean_text(n)]
+    plain = [(n, _plain_name(n)) for n in names]
+    assert [(n, p) for n, p in plain if p is not None and p != _parsed_name(n)] == []
+    assert sum(p is not None for _, p in plain) > 0.6 * len(names)  # 830 of 1,271
+
+
+_LATIN_WORD = st.builds(
+    lambda head, tail: head + tail,
+    st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZÀÁÄÇÈÉÑÖØÜÝÞ"),
+    st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyzßàáäçèéñöøüýþÿ"), min_size=1, max_size=8),
+)
+_NAME_WORD = (
+    _LATIN_WORD
+    | st.sampled_from(sorted(w.title() for w in _VOCABULARY if w.isalpha()))  # titles, suffixes, particles...
+    | st.sampled_from(["Ii", "Iii", "Iv", "Vi", "Vii", "Ix", "X", "Xi", "Mac", "Van", "Jr", "Phd", "Bin", "Abu"])
+    | st.sampled_from(["John", "Smith", "Mary", "Lee", "Wei", "Tanaka", "Ana", "Maria", "Dang", "Ben", "Ali"])
+)
+
+
+@given(st.lists(_NAME_WORD, min_size=1, max_size=4).map(" ".join))
+def test_a_plain_name_is_split_as_nameparser_splits_it(full: str) -> None:
+    plain = _plain_name(full)
+    assert plain is None or plain == _parsed_name(full)
 
 
 @given(st.text(st.sampled_from(" \t\n\xa0\u2003\u3000\x1f\x85ab.-é"), max_size=12) | st.text(max_size=30))
