@@ -135,7 +135,8 @@ async def phones_of(tx: Executor, person_ids: Collection[int]) -> set[tuple[int,
 
 
 async def insert_people(tx: Executor, rows: Sequence[Sequence[Any]]) -> None:
-    """New people (``PEOPLE_COLUMNS``), their ids fresh from ``allocate_ids``."""
+    """New people (``PEOPLE_COLUMNS``), their ids fresh from ``allocate_ids``; ``bulk.KeyTaken`` if one
+    of their LinkedIn ids is someone's already."""
     await bulk.insert_rows(tx, people, PEOPLE_COLUMNS, rows)
 
 
@@ -144,9 +145,10 @@ async def update_people(tx: Executor, rows: Sequence[Sequence[Any]]) -> None:
     await bulk.update_rows(tx, people, "id", (*PERSON_FIELDS, "updated_at"), rows)
 
 
-async def insert_emails(tx: Executor, rows: Sequence[Sequence[Any]]) -> None:
-    """``EMAIL_COLUMNS``; an address already there (by key) is left to its owner."""
-    await bulk.insert_rows(tx, emails, EMAIL_COLUMNS, rows, conflict=("address_key",))
+async def insert_emails(tx: Executor, rows: Sequence[Sequence[Any]], *, strict: bool = False) -> None:
+    """``EMAIL_COLUMNS``; an address already there (by key) is left to its owner, or with ``strict``
+    raises ``bulk.KeyTaken``."""
+    await bulk.insert_rows(tx, emails, EMAIL_COLUMNS, rows, conflict=() if strict else ("address_key",))
 
 
 async def insert_phones(tx: Executor, rows: Sequence[Sequence[Any]]) -> None:

@@ -18,6 +18,7 @@ from leadsmith.collector import collector_paused
 from leadsmith.contacts import import_repository as repo
 from leadsmith.contacts.import_repository import PersonState
 from leadsmith.contacts.records import Record, RowError
+from leadsmith.db.bulk import KeyTaken
 from leadsmith.db.database import Database, Executor
 from leadsmith.db.tables import people
 from leadsmith.patterns.service import PatternService
@@ -61,11 +62,37 @@ class ImportSummary:
         self.patterns_seconds += other.patterns_seconds
 
 
-class _Batch:
-    """One transaction's worth of records, merged against what the store already holds."""
+class _Written:
+    """The keys (LinkedIn ids, address keys) an import has written, as bits of their hashes: a key it
+    has not written reads as written only by a hash collision (~1.5% of keys at two million), never the
+    other way round. An import into an empty store looks up only the keys this says it may have
+    written: the others cannot be there, unless another writer has been at work (see ``_Batch``)."""
 
-    def __init__(self, tx: Executor, source: str, now: int) -> None:
-        self.tx, self.source, self.now = tx, source, now
+    def __init__(self, bits: int = 1 << 27) -> None:
+        self._bits = bytearray(bits >> 3)  # 16 MB
+        self._mask = (bits >> 3) - 1
+
+    def add(self, keys: Iterable[str]) -> None:
+        bits, mask = self._bits, self._mask
+        for key in keys:
+            h = hash(key)
+            bits[(h >> 3) & mask] |= 1 << (h & 7)
+
+    def maybe(self, keys: Iterable[str]) -> set[str]:
+        """Those of ``keys`` this import may have written."""
+        bits, mask = self._bits, self._mask
+        return {key for key in keys if bits[((h := hash(key)) >> 3) & mask] >> (h & 7) & 1}
+
+
+class _Batch:
+    """One transaction's worth of records, merged against what the store already holds.
+
+    With ``written`` (an import into an empty store), only the keys the import may have written are
+    looked up, and its new rows go in strictly: a key another writer has written since meets its row
+    in the unique index and raises ``bulk.KeyTaken``, and the batch is done again with every look-up."""
+
+    def __init__(self, tx: Executor, source: str, now: int, written: _Written | None = None) -> None:
+        self.tx, self.source, self.now, self.written = tx, source, now, written
         self.summary = ImportSummary()
         self.by_linkedin: dict[str, PersonState] = {}
         self.by_sales_nav: dict[str, PersonState] = {}
@@ -95,11 +122,15 @@ class _Batch:
             await repo.insert_companies(tx, missing)
             self.summary.companies_created += len(missing)
             self.companies.update(await repo.companies_by_domain(tx, {m["domain"] for m in missing}))
-        public = {r.linkedin_key for r in records if r.linkedin_kind == "public"}
-        sales = {r.linkedin_key for r in records if r.linkedin_kind == "sales_navigator"}
+        # A record has a LinkedIn kind exactly when it has a LinkedIn key.
+        public = {r.linkedin_key or "" for r in records if r.linkedin_kind == "public"}
+        sales = {r.linkedin_key or "" for r in records if r.linkedin_kind == "sales_navigator"}
+        addresses = {e[1] for r in records for e in r.emails}
+        if self.written is not None:
+            public, sales, addresses = map(self.written.maybe, (public, sales, addresses))
         self.by_linkedin = await repo.people_where(tx, "linkedin_key", public)
         self.by_sales_nav = await repo.people_where(tx, "sales_nav_id", sales)
-        self.owners = await repo.owners_of(tx, {e[1] for r in records for e in r.emails})
+        self.owners = await repo.owners_of(tx, addresses)
         for state in (*self.by_linkedin.values(), *self.by_sales_nav.values()):
             self.by_id[state.id] = state
         unknown = set(self.owners.values()) - self.by_id.keys()
@@ -172,6 +203,7 @@ class _Batch:
                 (s.id, address, key, domain, kind, None, source, now, now)
                 for s, address, key, domain, kind in self.new_emails
             ],
+            strict=self.written is not None,
         )
         await repo.insert_phones(
             self.tx, [(s.id, e164, kind, source, now, now) for s, e164, kind in self.new_phones.values()]
@@ -183,6 +215,12 @@ class _Batch:
         s.emails_added += len(self.new_emails)
         s.domains |= {domain for _, _, _, domain, kind in self.new_emails if kind == "pro"}
         s.phones_added += len(self.new_phones)
+
+    def remember(self) -> None:
+        """Once committed: the keys the batch wrote, in ``written``."""
+        if self.written is not None:
+            for keys in (self.by_linkedin, self.by_sales_nav, self.owners):
+                self.written.add(keys)
 
     def _names_for_unnamed_companies(self) -> dict[int, str]:
         """A name for each company of the batch that has none yet: the first its people give (one pass)."""
@@ -215,7 +253,9 @@ class ImportService:
         iterator = iter(items)
         deferred = await repo.defer_deferrables(self.db)
         try:
-            await self._import_batches(iterator, source, on_batch, total)
+            # Into an empty store, only what this import has written can be looked up and found.
+            written = _Written() if deferred else None
+            await self._import_batches(iterator, source, on_batch, total, written)
         except BaseException:
             if deferred:  # the store keeps its indexes and keys whatever happened (else ``migrate.upgrade`` would)
                 with contextlib.suppress(Exception):
@@ -239,6 +279,7 @@ class ImportService:
         source: str,
         on_batch: Callable[[ImportSummary], None] | None,
         total: ImportSummary,
+        written: _Written | None,
     ) -> None:
         next_analyze = 4 * self.batch_size
         # No cycle collection while records arrive and batches are merged and written: all of it makes
@@ -250,7 +291,15 @@ class ImportService:
                 await copied
                 records = [r for r in batch if isinstance(r, Record)]
                 errors = [r for r in batch if isinstance(r, RowError)]
-                summary = await self._merge_and_write(records, source) if records else ImportSummary()
+                summary = ImportSummary()
+                if records:
+                    try:
+                        summary = await self._merge_and_write(records, source, written)
+                    except KeyTaken:
+                        if written is None:
+                            raise
+                        written = None  # another writer is at work: every key is looked up from now on
+                        summary = await self._merge_and_write(records, source, written)
                 copied = self.db.checkpoint_soon()
                 summary.skipped += len(errors)
                 summary.rows += len(errors)
@@ -264,10 +313,10 @@ class ImportService:
                     next_analyze *= 4
             await copied
 
-    async def _merge_and_write(self, records: list[Record], source: str) -> ImportSummary:
+    async def _merge_and_write(self, records: list[Record], source: str, written: _Written | None) -> ImportSummary:
         async with self.db.transaction() as tx:
             await repo.begin_batch(tx)
-            batch = _Batch(tx, source, self.clock())
+            batch = _Batch(tx, source, self.clock(), written)
             await batch.load(records)
             provisional = itertools.count(-1, -1)
             for r in records:
@@ -276,7 +325,8 @@ class ImportService:
                 fresh = await repo.allocate_ids(tx, people, len(batch.new_people))
                 _renumber(batch, dict(zip(sorted(batch.new_people, reverse=True), fresh, strict=True)))
             await batch.write()
-            return batch.summary
+        batch.remember()
+        return batch.summary
 
 
 def _renumber(batch: _Batch, mapping: dict[int, int]) -> None:

@@ -17,6 +17,7 @@ Table and column names come from our own ``Table`` objects, never from input.
 
 from __future__ import annotations
 
+import sqlite3
 import zlib
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -26,6 +27,10 @@ import orjson
 import sqlalchemy as sa
 
 from leadsmith.db.database import Executor
+
+
+class KeyTaken(Exception):
+    """``insert_rows`` without ``conflict`` met a row already there on a unique key."""
 
 
 def _names(columns: Sequence[str]) -> str:
@@ -83,14 +88,18 @@ async def insert_rows(
     conflict: Sequence[str] = (),
 ) -> None:
     """Insert ``rows`` (values in the order of ``columns``); with ``conflict`` (the columns of a unique
-    index), rows that would clash with one already there are left out."""
+    index), rows that would clash with one already there are left out; without, such a row raises
+    ``KeyTaken`` (and the transaction can only be rolled back)."""
     if not rows:
         return
     raw = await tx.raw_connection()
     names = _names(columns)
     if tx.dialect == "postgresql":
         if not conflict:
-            await raw.copy_records_to_table(table.name, records=rows, columns=list(columns))
+            try:
+                await raw.copy_records_to_table(table.name, records=rows, columns=list(columns))
+            except asyncpg.UniqueViolationError as exc:
+                raise KeyTaken(str(exc)) from exc
             return
         # The importer has already left out what it found there, so straight in almost always works;
         # only a row another transaction wrote since then sends the batch the long way, by staging.
@@ -110,7 +119,12 @@ async def insert_rows(
         return
     marks = ", ".join("?" * len(columns))
     on_conflict = f" ON CONFLICT ({_names(conflict)}) DO NOTHING" if conflict else ""
-    raw.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks}){on_conflict}', rows)
+    try:
+        raw.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks}){on_conflict}', rows)
+    except sqlite3.IntegrityError as exc:
+        if exc.sqlite_errorcode == sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+            raise KeyTaken(str(exc)) from exc
+        raise
 
 
 async def update_rows(

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from leadsmith.contacts import import_repository
-from leadsmith.contacts.import_service import ImportService
+from leadsmith.contacts.import_service import ImportService, _Written
 from leadsmith.contacts.records import Record, parse_row
 from leadsmith.db import migrate
 from leadsmith.db.database import open_database
@@ -329,3 +332,70 @@ async def test_the_wal_starts_over_between_the_batches_of_an_import(tmp_path: Pa
         assert max(sizes[6:]) < 1.5 * max(sizes[:6])
     finally:
         await db.close()
+
+
+def _records(rows: list[dict[str, str]], first_line: int = 2) -> list[Record]:
+    out = []
+    for line, row in enumerate(rows, first_line):
+        record = parse_row(row, line)
+        assert isinstance(record, Record)
+        out.append(record)
+    return out
+
+
+async def test_an_import_into_an_empty_store_meets_another_writer_and_merges_what_it_wrote(tmp_path: Path) -> None:
+    """An import into an empty store looks up only keys it has written itself. Another writer may write
+    between its batches: the keys it wrote meet theirs in the unique indexes, and the batch is merged
+    again with every look-up, as any import into a store with people would merge it."""
+    with temporary_database(tmp_path) as url:
+        await asyncio.to_thread(migrate.upgrade, url)
+        first = [{"name": f"Person{i} Lee", "linkedin": f"person-{i}", "email": f"p{i}@corp.example"} for i in range(6)]
+        # Another writer's people: one by LinkedIn id, one by address, as the import's second batch has them.
+        theirs = _records(
+            [
+                {"name": "Person3 Lee", "linkedin": "person-3", "title": "Theirs"},
+                {"name": "Someone Else", "email": "p4@corp.example", "phone": "+33 1 42 68 00 04"},
+            ]
+        )
+
+        def other_writer() -> None:
+            async def write() -> None:
+                other = open_database(url)
+                try:
+                    summary = await ImportService(other).import_records(theirs)
+                    assert summary.people_created == 2
+                finally:
+                    await other.close()
+
+            asyncio.run(write())
+
+        def rows() -> Iterator[Record]:
+            records = _records(first)
+            yield from records[:3]  # the first batch
+            thread = threading.Thread(target=other_writer)  # between the batches, as a second process would
+            thread.start()
+            thread.join()
+            yield from records[3:]
+
+        db = open_database(url)
+        try:
+            summary = await ImportService(db, batch_size=3).import_records(rows())
+        finally:
+            await db.close()
+        assert (summary.people_created, summary.people_updated, summary.emails_added) == (4, 2, 5)
+        snap = await snapshot(url)
+        by_key = {p[2]: p for p in snap["people"]}
+        assert sorted(by_key) == [f"person-{i}" for i in range(6)] and len(snap["people"]) == 6
+        assert by_key["person-3"][7] == "Theirs"  # their person, found by LinkedIn id and kept
+        owner = {e[3]: e[1] for e in snap["emails"]}
+        assert owner["p4@corp.example"] == by_key["person-4"][0]  # their person, found by address
+        assert snap["phones"][0][1] == by_key["person-4"][0]
+        assert await index_names(url) >= {str(i.name) for i in DEFERRABLE_INDEXES}
+
+
+@given(st.sets(st.text(max_size=30), max_size=200), st.sets(st.text(max_size=30), max_size=200))
+def test_written_keys_are_always_told_written(written: set[str], others: set[str]) -> None:
+    keys = _Written(bits=1 << 12)
+    keys.add(written)
+    assert keys.maybe(written | others) >= written
+    assert keys.maybe(written) == written
