@@ -11,6 +11,8 @@ from urllib.parse import unquote, urlsplit
 
 from publicsuffixlist import PublicSuffixList
 
+from leadsmith.engine import PER_PERSON_CACHE
+
 _PSL = PublicSuffixList()
 _PSL_KNOWN = PublicSuffixList(accept_unknown=False)
 
@@ -75,7 +77,7 @@ def normalise_linkedin(text: str) -> ProfileRef | None:
     return _normalise_linkedin(text)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=PER_PERSON_CACHE)
 def _normalise_linkedin(text: str) -> ProfileRef | None:
     if not text or len(text) > 2048:
         return None

@@ -181,9 +181,9 @@ def domain_support(known: Iterable[KnownAddress]) -> dict[PatternKey, float]:
         names: list[NameParts] = []
         middles = 0
         for first, last, middle, local in known:
-            pairs.append((match_name(first, last, middle, local), len(local)))
-            # The name as the patterns read it (given name first), which ``match_name`` has just made.
-            canonical = name_forms(first, last, middle, nicknames=False)[0]
+            plain = name_forms(first, last, middle, nicknames=False)
+            pairs.append((match_name(first, last, middle, local, plain), len(local)))
+            canonical = plain[0]  # the name as the patterns read it (given name first)
             names.append(NameParts(canonical.first, canonical.last, canonical.middle))
             middles += bool(first and last and middle)
         matches = consistent_with_cuts(pairs)

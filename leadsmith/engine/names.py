@@ -12,6 +12,7 @@ from anyascii import anyascii
 from nameparser import HumanName, Lexicon
 from nicknames import NickNamer
 
+from leadsmith.engine import PER_PERSON_CACHE
 from leadsmith.engine.surnames import FAMILY_FIRST, TOP, pinyin_like
 
 
@@ -37,16 +38,16 @@ def clean_text(text: str) -> str:
 # A word with no rule of its own: a capital and lower-case letters, of the ASCII and Latin-1 alphabets.
 _WORD = "[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+"
 _PLAIN = re.compile(f"({_WORD})(?: ({_WORD}))?(?: ({_WORD}))?")
-_ROMAN = re.compile("(?i)X|IX|IV|V?I{0,3}")  # nameparser reads these as suffixes (Henry Viii)
 _LEXICON = Lexicon.default()
-# Every word nameparser reads as something other than a name (titles, suffixes, particles, conjunctions...).
+# Every word nameparser reads as something other than a name (titles, suffixes, particles, conjunctions...),
+# and the Roman numerals it reads as suffixes (Henry Viii: its pattern is X|IX|IV|V?I{0,3}).
 _VOCABULARY = frozenset(
     word
     for value in (getattr(_LEXICON, f.name) for f in dataclasses.fields(_LEXICON))
     if isinstance(value, frozenset)
     for word in value
     if isinstance(word, str)
-)
+) | {"x", "ix", "iv", "i", "ii", "iii", "v", "vi", "vii", "viii"}
 
 
 def _plain_name(full: str) -> Name | None:
@@ -59,14 +60,14 @@ def _plain_name(full: str) -> Name | None:
     if match is None:
         return None
     words = [w for w in match.groups() if w is not None]
-    if any(w.lower() in _VOCABULARY or _ROMAN.fullmatch(w) for w in words):
+    if any(w.lower() in _VOCABULARY for w in words):
         return None
     if len(words) == 1:
         return Name(full, words[0], "", "")
     return Name(full, words[0], words[1] if len(words) == 3 else "", words[-1])
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=PER_PERSON_CACHE)
 def parse_name(text: str) -> Name:
     """First / middle / last from a full name, as written (titles and suffixes dropped)."""
     full = clean_text(text)
@@ -117,7 +118,7 @@ def _transliterated_token(text: str) -> str:
 _NOT_HANDLE = re.compile(r"[^a-z0-9._-]")
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=PER_PERSON_CACHE)
 def handle_token(text: str) -> str:
     """A one-part name (a handle such as ``jane.doe`` or ``jdoe@corp.com``) as the local part it most
     likely is: lower-case ASCII, its dots, hyphens and underscores kept, anything after an @ dropped."""
@@ -188,7 +189,7 @@ def nickname_initials(first: str) -> frozenset[str]:
     return frozenset(n[:1] for n in _nicknames(first))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=PER_PERSON_CACHE)
 def family_name_first(first: str, last: str) -> bool | None:
     """True when a two-part name reads family name first (YAMADA Hideki, Zhao Lei); None when it cannot be told.
 
@@ -220,12 +221,12 @@ def name_forms(first: str, last: str, middle: str = "", nicknames: bool = True) 
         a, b = first.lower(), last.lower()
         order = _family_name_first(first, last, a, b)
         if order is not None:
-            mid = middle.lower() if middle.isalpha() and middle.isascii() else ascii_token(middle)
+            mid = "" if not middle else middle.lower() if middle.isalpha() and middle.isascii() else ascii_token(middle)
             return (NameForm(b, a, mid, "canonical") if order else NameForm(a, b, mid, "canonical"),)
     return _name_forms(first, last, middle, nicknames)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=PER_PERSON_CACHE)
 def _name_forms(first: str, last: str, middle: str, nicknames: bool) -> tuple[NameForm, ...]:
     single = first and last and " " not in first.strip() and " " not in last.strip()
     order = family_name_first(first, last) if single else False

@@ -221,12 +221,16 @@ def match_forms(forms: Iterable[NameForm], local: str) -> frozenset[PatternKey]:
     return frozenset(out)
 
 
-def match_name(first: str, last: str, middle: str, local: str) -> frozenset[PatternKey]:
-    """The patterns that explain an address; for a one-part name, whether it is the handle itself."""
+def match_name(
+    first: str, last: str, middle: str, local: str, plain: tuple[NameForm, ...] | None = None
+) -> frozenset[PatternKey]:
+    """The patterns that explain an address; for a one-part name, whether it is the handle itself.
+    ``plain``: the name's ``name_forms(first, last, middle, nicknames=False)``, if already made."""
     if not (first and last):
         handle = handle_token(first or last)
         return frozenset({HANDLE_HIT if handle and handle == local.lower() else HANDLE_MISS})
-    plain = name_forms(first, last, middle, nicknames=False)
+    if plain is None:
+        plain = name_forms(first, last, middle, nicknames=False)
     found = match_forms(plain, local)
     if found or not local:
         return found

@@ -10,6 +10,8 @@ from typing import Literal
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
+from leadsmith.engine import PER_PERSON_CACHE
+
 # Keep every compiled metadata pattern: without this, phonenumbers calls re.compile (a look-up in
 # the re module's own cache) for each of the ~20 patterns a number is checked against.
 phonenumbers.enable_pattern_cache()
@@ -108,7 +110,7 @@ def _international(text: str) -> phonenumbers.PhoneNumber | None:
     return number
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=PER_PERSON_CACHE)
 def international(e164: str) -> str:
     try:
         number = phonenumbers.parse(e164, None)
