@@ -155,9 +155,8 @@ class _Batch:
             self.summary.warnings.extend(RowError(r.line, w) for w in r.warnings)
         state = self._find(r)
         if state is None:
-            state = PersonState(new_id(), None, None, None, None, None, None, None, None, None, None)
-            self.new_people[state.id] = state
-            self.by_id[state.id] = state
+            self._add_new(r, new_id())
+            return
         changed = False
         key = r.linkedin_key
         if key is not None:
@@ -178,6 +177,39 @@ class _Batch:
                 state.company_id, changed = company_id, True
         if changed and state.id not in self.new_people:
             self.dirty.add(state.id)
+        self._add_contacts(r, state)
+
+    def _add_new(self, r: Record, person_id: int) -> None:
+        """A record no one in the store or the batch matches: a new person, made in one go (what
+        ``apply`` does field by field to a person already there; most records of an import are new)."""
+        company = self.companies.get(r.domain) if r.domain else None
+        state = PersonState(
+            person_id,
+            None,
+            None,
+            None,
+            r.full_name or None,
+            r.first_name or None,
+            r.last_name or None,
+            r.title or None,
+            r.location or None,
+            r.company_name or None,
+            company[0] if company is not None else None,
+        )
+        key = r.linkedin_key
+        if key is not None:
+            if r.linkedin_kind == "public" and key not in self.by_linkedin:
+                state.linkedin_id, state.linkedin_key = r.linkedin_id, key
+                self.by_linkedin[key] = state
+            elif r.linkedin_kind == "sales_navigator" and key not in self.by_sales_nav:
+                state.sales_nav_id = key
+                self.by_sales_nav[key] = state
+        self.new_people[person_id] = state
+        self.by_id[person_id] = state
+        self._add_contacts(r, state)
+
+    def _add_contacts(self, r: Record, state: PersonState) -> None:
+        """The record's addresses and numbers, for ``state``."""
         for address, key, domain, kind in r.emails:
             owner = self.owners.get(key)
             if owner is None:
@@ -289,29 +321,41 @@ class ImportService:
         with collector_paused():
             while batch := list(islice(iterator, self.batch_size)):  # while the last batch is copied back
                 await copied
-                records = [r for r in batch if isinstance(r, Record)]
-                errors = [r for r in batch if isinstance(r, RowError)]
-                summary = ImportSummary()
-                if records:
-                    try:
-                        summary = await self._merge_and_write(records, source, written)
-                    except KeyTaken:
-                        if written is None:
-                            raise
-                        written = None  # another writer is at work: every key is looked up from now on
-                        summary = await self._merge_and_write(records, source, written)
+                written = await self._take_in(batch, source, on_batch, total, written)
                 copied = self.db.checkpoint_soon()
-                summary.skipped += len(errors)
-                summary.rows += len(errors)
-                summary.errors.extend(errors)
-                total.add(summary)
-                if on_batch is not None:
-                    on_batch(summary)
                 if total.rows >= next_analyze:
                     # The planner's statistics must keep up with tables that grow from nothing in one import.
                     await repo.analyze(self.db)
                     next_analyze *= 4
             await copied
+
+    async def _take_in(
+        self,
+        batch: list[Record | RowError],
+        source: str,
+        on_batch: Callable[[ImportSummary], None] | None,
+        total: ImportSummary,
+        written: _Written | None,
+    ) -> _Written | None:
+        """Merge and write one batch, and count it in ``total``; the keys filter to go on with."""
+        records = [r for r in batch if isinstance(r, Record)]
+        errors = [r for r in batch if isinstance(r, RowError)]
+        summary = ImportSummary()
+        if records:
+            try:
+                summary = await self._merge_and_write(records, source, written)
+            except KeyTaken:
+                if written is None:
+                    raise
+                written = None  # another writer is at work: every key is looked up from now on
+                summary = await self._merge_and_write(records, source, written)
+        summary.skipped += len(errors)
+        summary.rows += len(errors)
+        summary.errors.extend(errors)
+        total.add(summary)
+        if on_batch is not None:
+            on_batch(summary)
+        return written
 
     async def _merge_and_write(self, records: list[Record], source: str, written: _Written | None) -> ImportSummary:
         async with self.db.transaction() as tx:
