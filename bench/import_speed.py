@@ -38,18 +38,36 @@ CITIES = ("Paris, France", "Berlin, Germany", "New York, United States", "London
 PATTERNS = ("{f}.{l}", "{f0}{l}", "{f}", "{f}_{l}")
 
 
+# Family names of two to four syllables (~1,000,000 of them): with the given names above, most of a
+# million people have a name no one else in the file has, as in a real export. A file that repeats a few
+# thousand names hides what parsing and matching a name costs the first time it is seen.
+SYLLABLES = "ka ro lin mar ten sa vi do ber gan mo ri ste fa lo ne hu ta bel kor min sen dra to le wen ha gu pi ot".split()
+
+
+def family_name(rng: random.Random) -> str:
+    if rng.random() < 0.2:
+        return rng.choice(LAST)
+    return "".join(rng.choice(SYLLABLES) for _ in range(rng.choice((2, 3, 4)))).title()
+
+
 def generate(path: Path, n: int, seed: int = 7) -> None:
     rng = random.Random(seed)
     domains = [f"company{i}.com" for i in range(max(1, n // 500))]
     style = {d: PATTERNS[i % len(PATTERNS)] for i, d in enumerate(domains)}
+    given: dict[str, int] = {}  # addresses given so far: a second John Smith is john.smith2, as at most companies
     with path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["name", "email", "linkedin", "phone", "title", "company", "domain", "location"])
         for i in range(n):
-            first, last = rng.choice(FIRST), rng.choice(LAST)
+            first, last = rng.choice(FIRST), family_name(rng)
             domain = domains[i % len(domains)]
             local = style[domain].format(f=first.lower(), l=last.lower(), f0=first[0].lower())
-            email = f"{local}{i}@{domain}" if rng.random() < 0.9 else ""
+            address = f"{local}@{domain}"
+            if address in given:
+                given[address] += 1
+                address = f"{local}{given[address]}@{domain}"
+            given.setdefault(address, 1)
+            email = address if rng.random() < 0.9 else ""
             phone = f"+1 415 {rng.randrange(200, 999)} {rng.randrange(1000, 9999)}" if rng.random() < 0.5 else ""
             w.writerow(
                 [
