@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from leadsmith.engine.emails import email_kind, parse_address
 from leadsmith.engine.names import _VOCABULARY, _parsed_name, _plain_name, ascii_token, clean_text, parse_name
 from leadsmith.engine.patterns import NameParts, matching_patterns, render
-from leadsmith.engine.phones import _TYPES, Phone, _international, parse_phone, region_hint
+from leadsmith.engine.phones import _TYPES, Phone, _international, number_type, parse_phone, region_hint
 from tests.support import SHARED
 
 
@@ -199,3 +199,36 @@ def test_patterns_render_and_match() -> None:
     assert render("{f}{last}", name) == "jmuller"
     assert render("{first}.{last}", NameParts.of("Madonna", "")) is None
     assert "{first}.{last}" in matching_patterns(name, "Jurgen.Muller")
+
+
+_SHARED_CODES = sorted(code for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items() if len(regions) > 1)
+
+
+def test_number_type_is_phonenumbers_own_on_every_example_number() -> None:
+    numbers = [
+        example
+        for region in phonenumbers.SUPPORTED_REGIONS
+        for kind in _TYPES
+        if (example := phonenumbers.example_number_for_type(region, kind)) is not None
+    ]
+    assert len(numbers) > 1000
+    assert [n for n in numbers if number_type(n) != phonenumbers.number_type(n)] == []
+
+
+_SHARED_EXAMPLES = [
+    example
+    for code in _SHARED_CODES
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[code]
+    for kind in _TYPES
+    if (example := phonenumbers.example_number_for_type(region, kind)) is not None
+]
+
+
+@given(st.sampled_from(_SHARED_EXAMPLES), st.integers(0, 9999), st.sampled_from([10, 100, 1000, 10000]))
+def test_number_type_is_phonenumbers_own_at_calling_codes_of_several_regions(
+    example: phonenumbers.PhoneNumber, tail: int, size: int
+) -> None:
+    """Numbers near each example (its last digits changed) at the calling codes several regions share."""
+    national = (example.national_number or 0) // size * size + tail % size
+    number = phonenumbers.PhoneNumber(country_code=example.country_code, national_number=national)
+    assert number_type(number) == phonenumbers.number_type(number)
