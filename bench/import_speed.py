@@ -41,7 +41,9 @@ PATTERNS = ("{f}.{l}", "{f0}{l}", "{f}", "{f}_{l}")
 # Family names of two to four syllables (~1,000,000 of them): with the given names above, most of a
 # million people have a name no one else in the file has, as in a real export. A file that repeats a few
 # thousand names hides what parsing and matching a name costs the first time it is seen.
-SYLLABLES = "ka ro lin mar ten sa vi do ber gan mo ri ste fa lo ne hu ta bel kor min sen dra to le wen ha gu pi ot".split()
+SYLLABLES = (
+    "ka ro lin mar ten sa vi do ber gan mo ri ste fa lo ne hu ta bel kor min sen dra to le wen ha gu pi ot".split()
+)
 
 
 def family_name(rng: random.Random) -> str:
