@@ -218,17 +218,6 @@ class _SyncExecutor:
         return self._dbapi
 
 
-# The page size of a new SQLite store (one with pages already keeps its own): 16 KB, not SQLite's 4 KB,
-# as PostgreSQL's 8 KB pages do for it, halves the depth of the key indexes an import inserts into at
-# random places (people and addresses: 18.3 -> 14.0 s for a million people, written alone).
-SQLITE_PAGE_SIZE = 16384
-
-
-def set_page_size(dbapi_conn: Any, _: Any = None) -> None:
-    """``PRAGMA page_size``, for a store that has no pages yet (a no-op on any other)."""
-    dbapi_conn.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
-
-
 class SqliteDatabase(_SyncExecutor):
     def __init__(self, url: str, busy_timeout_ms: int = 10_000, cache_mb: int = 64) -> None:
         self.url = normalise_url(url)
@@ -241,7 +230,6 @@ class SqliteDatabase(_SyncExecutor):
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             for pragma in (
-                f"page_size={SQLITE_PAGE_SIZE}",  # first: it only sets the pages of a store that has none yet
                 "journal_mode=WAL",
                 "synchronous=NORMAL",
                 f"busy_timeout={busy_timeout_ms}",

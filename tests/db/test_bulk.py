@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from leadsmith.db import bulk, migrate
-from leadsmith.db.database import SQLITE_PAGE_SIZE, open_database
+from leadsmith.db.database import open_database
 from leadsmith.db.tables import companies, emails, people
 from tests.support import temporary_database
 
@@ -66,19 +65,5 @@ async def test_insert_rows_without_conflict_raises_key_taken_on_a_row_already_th
                     await bulk.insert_rows(tx, emails, COLUMNS, [email(2, "b@x.example"), email(3, "a@x.example")])
             found = await db.fetch_all(sa.select(emails.c.id).order_by(emails.c.id))
             assert [r[0] for r in found] == [1]  # the whole batch rolled back
-        finally:
-            await db.close()
-
-
-async def test_a_new_sqlite_store_has_16_kb_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'new.db'}"
-    await asyncio.to_thread(migrate.upgrade, url)
-    old = tmp_path / "old.db"
-    with sqlite3.connect(old) as conn:
-        conn.execute("CREATE TABLE t (x)")
-    for path, size in ((tmp_path / "new.db", SQLITE_PAGE_SIZE), (old, 4096)):
-        db = open_database(f"sqlite:///{path}")
-        try:
-            assert await db.scalar(sa.text("PRAGMA page_size")) == size
         finally:
             await db.close()

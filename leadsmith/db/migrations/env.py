@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from leadsmith.db.database import set_page_size
 from leadsmith.db.tables import metadata
 
 config = context.config
@@ -41,7 +40,6 @@ elif url.startswith("postgresql+asyncpg"):
     asyncio.run(_run_async())
 else:
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    sa.event.listen(engine, "connect", set_page_size)  # a new store is made here, with leadsmith's pages
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()
