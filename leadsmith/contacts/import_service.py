@@ -158,15 +158,7 @@ class _Batch:
         if state is None:
             self._add_new(r, new_id())
             return
-        changed = False
-        key = r.linkedin_key
-        if key is not None:
-            if r.linkedin_kind == "public" and state.linkedin_key is None and key not in self.by_linkedin:
-                state.linkedin_id, state.linkedin_key, changed = r.linkedin_id, key, True
-                self.by_linkedin[key] = state
-            elif r.linkedin_kind == "sales_navigator" and state.sales_nav_id is None and key not in self.by_sales_nav:
-                state.sales_nav_id, changed = key, True
-                self.by_sales_nav[key] = state
+        changed = self._take_linkedin(r, state)
         for name in _TEXT_FIELDS:
             value = getattr(r, name)
             if value and getattr(state, name) != value:
@@ -197,17 +189,27 @@ class _Batch:
             r.company_name or None,
             company[0] if company is not None else None,
         )
-        key = r.linkedin_key
-        if key is not None:
-            if r.linkedin_kind == "public" and key not in self.by_linkedin:
-                state.linkedin_id, state.linkedin_key = r.linkedin_id, key
-                self.by_linkedin[key] = state
-            elif r.linkedin_kind == "sales_navigator" and key not in self.by_sales_nav:
-                state.sales_nav_id = key
-                self.by_sales_nav[key] = state
+        self._take_linkedin(r, state)
         self.new_people[person_id] = state
         self.by_id[person_id] = state
         self._add_contacts(r, state)
+
+    def _take_linkedin(self, r: Record, state: PersonState) -> bool:
+        """Give ``state`` the record's LinkedIn id, if it has none of that kind and no one else has this
+        one; True if it did."""
+        key = r.linkedin_key
+        if key is None:
+            return False
+        if r.linkedin_kind == "public":
+            if state.linkedin_key is None and key not in self.by_linkedin:
+                state.linkedin_id, state.linkedin_key = r.linkedin_id, key
+                self.by_linkedin[key] = state
+                return True
+        elif state.sales_nav_id is None and key not in self.by_sales_nav:
+            state.sales_nav_id = key
+            self.by_sales_nav[key] = state
+            return True
+        return False
 
     def _add_contacts(self, r: Record, state: PersonState) -> None:
         """The record's addresses and numbers, for ``state``."""
@@ -295,17 +297,15 @@ class ImportService:
                     await repo.restore_deferrables(self.db)
             raise
         refresh = self.patterns is not None and bool(total.domains)
+        restored: asyncio.Future[None] | None = None
         if deferred and refresh and self.db.dialect == "postgresql":
             # PostgreSQL's refresh reads in scans that need none of the deferred indexes and keys: they
             # are built beside it, on other connections, while it waits for its first sorted rows
             # (the builds ran with half the machine idle, ~3 s at a million people).
-            await repo.analyze(self.db)
-            restored: asyncio.Future[None] | None = asyncio.ensure_future(self._restore(total))
+            await self._analyze(total)  # its plans need the statistics of the rows
+            restored = asyncio.ensure_future(self._restore(total, deferred))
         else:
-            if deferred:
-                await repo.restore_deferrables(self.db)
-            await self._analyze(total)
-            restored = None
+            await self._restore(total, deferred)
         try:
             total.rows_seconds = time.perf_counter() - started
             if refresh:
@@ -319,9 +319,10 @@ class ImportService:
                 await restored
         return total
 
-    async def _restore(self, total: ImportSummary) -> None:
-        """Build the deferred indexes and keys, then refresh the planner's statistics."""
-        await repo.restore_deferrables(self.db)
+    async def _restore(self, total: ImportSummary, deferred: bool) -> None:
+        """Build the deferred indexes and keys (if they were), then refresh the planner's statistics."""
+        if deferred:
+            await repo.restore_deferrables(self.db)
         await self._analyze(total)
 
     async def _analyze(self, total: ImportSummary) -> None:

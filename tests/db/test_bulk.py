@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from leadsmith.db import bulk, migrate
-from leadsmith.db.database import open_database
+from leadsmith.db.database import Database, open_database
 from leadsmith.db.tables import companies, emails, people
 from tests.support import temporary_database
 
@@ -20,6 +20,14 @@ def email(i: int, key: str) -> tuple[object, ...]:
     return (i, 1, key, key, "x.example", "pro", "test", 0, 0)
 
 
+async def one_address(db: Database) -> None:
+    """A company, a person and their address a@x.example (id 1 each)."""
+    async with db.transaction() as tx:
+        await bulk.insert_rows(tx, companies, ("id", "domain", "created_at"), [(1, "x.example", 0)])
+        await bulk.insert_rows(tx, people, ("id", "created_at", "updated_at"), [(1, 0, 0)])
+        await bulk.insert_rows(tx, emails, COLUMNS, [email(1, "a@x.example")])
+
+
 async def test_insert_rows_leaves_out_rows_already_there_and_keeps_the_rest(tmp_path: Path) -> None:
     """Straight in when nothing clashes; when a row another writer put there since clashes, the whole
     batch takes the staging path (ON CONFLICT DO NOTHING) and every other row still goes in."""
@@ -27,10 +35,7 @@ async def test_insert_rows_leaves_out_rows_already_there_and_keeps_the_rest(tmp_
         await asyncio.to_thread(migrate.upgrade, url)
         db = open_database(url)
         try:
-            async with db.transaction() as tx:
-                await bulk.insert_rows(tx, companies, ("id", "domain", "created_at"), [(1, "x.example", 0)])
-                await bulk.insert_rows(tx, people, ("id", "created_at", "updated_at"), [(1, 0, 0)])
-                await bulk.insert_rows(tx, emails, COLUMNS, [email(1, "a@x.example")], conflict=("address_key",))
+            await one_address(db)
             async with db.transaction() as tx:
                 rows = [email(2, "b@x.example"), email(3, "a@x.example"), email(4, "c@x.example")]
                 await bulk.insert_rows(tx, emails, COLUMNS, rows, conflict=("address_key",))
@@ -56,10 +61,7 @@ async def test_insert_rows_without_conflict_raises_key_taken_on_a_row_already_th
         await asyncio.to_thread(migrate.upgrade, url)
         db = open_database(url)
         try:
-            async with db.transaction() as tx:
-                await bulk.insert_rows(tx, companies, ("id", "domain", "created_at"), [(1, "x.example", 0)])
-                await bulk.insert_rows(tx, people, ("id", "created_at", "updated_at"), [(1, 0, 0)])
-                await bulk.insert_rows(tx, emails, COLUMNS, [email(1, "a@x.example")])
+            await one_address(db)
             with pytest.raises(bulk.KeyTaken):
                 async with db.transaction() as tx:
                     await bulk.insert_rows(tx, emails, COLUMNS, [email(2, "b@x.example"), email(3, "a@x.example")])
