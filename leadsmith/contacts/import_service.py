@@ -345,41 +345,29 @@ class ImportService:
         with collector_paused():
             while batch := list(islice(iterator, self.batch_size)):  # while the last batch is copied back
                 await copied
-                written = await self._take_in(batch, source, on_batch, total, written)
+                records = [r for r in batch if isinstance(r, Record)]
+                errors = [r for r in batch if isinstance(r, RowError)]
+                summary = ImportSummary()
+                if records:
+                    try:
+                        summary = await self._merge_and_write(records, source, written)
+                    except KeyTaken:
+                        if written is None:
+                            raise
+                        written = None  # another writer is at work: every key is looked up from now on
+                        summary = await self._merge_and_write(records, source, written)
                 copied = self.db.checkpoint_soon()
+                summary.skipped += len(errors)
+                summary.rows += len(errors)
+                summary.errors.extend(errors)
+                total.add(summary)
+                if on_batch is not None:
+                    on_batch(summary)
                 if total.rows >= next_analyze:
                     # The planner's statistics must keep up with tables that grow from nothing in one import.
                     await repo.analyze(self.db)
                     next_analyze *= 4
             await copied
-
-    async def _take_in(
-        self,
-        batch: list[Record | RowError],
-        source: str,
-        on_batch: Callable[[ImportSummary], None] | None,
-        total: ImportSummary,
-        written: _Written | None,
-    ) -> _Written | None:
-        """Merge and write one batch, and count it in ``total``; the keys filter to go on with."""
-        records = [r for r in batch if isinstance(r, Record)]
-        errors = [r for r in batch if isinstance(r, RowError)]
-        summary = ImportSummary()
-        if records:
-            try:
-                summary = await self._merge_and_write(records, source, written)
-            except KeyTaken:
-                if written is None:
-                    raise
-                written = None  # another writer is at work: every key is looked up from now on
-                summary = await self._merge_and_write(records, source, written)
-        summary.skipped += len(errors)
-        summary.rows += len(errors)
-        summary.errors.extend(errors)
-        total.add(summary)
-        if on_batch is not None:
-            on_batch(summary)
-        return written
 
     async def _merge_and_write(self, records: list[Record], source: str, written: _Written | None) -> ImportSummary:
         async with self.db.transaction() as tx:
