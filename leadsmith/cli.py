@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor as PoolExecutor
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -18,6 +18,7 @@ from rich.table import Table
 
 from leadsmith import server
 from leadsmith.access import repository as access_repository
+from leadsmith.access.schemas import Account
 from leadsmith.access.service import AccessService
 from leadsmith.config import Settings, get_settings
 from leadsmith.contacts.demo import DEMO_ACCOUNT, demo_records
@@ -25,10 +26,12 @@ from leadsmith.contacts.files import ImportFile
 from leadsmith.contacts.import_service import COUNTS, ImportService, ImportSummary
 from leadsmith.contacts.parallel import default_jobs, parse_file_in, process_pool
 from leadsmith.db import migrate
-from leadsmith.db.database import Database, open_database
+from leadsmith.db.database import Database, Executor, open_database
 from leadsmith.errors import LeadsmithError
 from leadsmith.metering import credits as credit_rules
 from leadsmith.metering import repository as metering_repository
+from leadsmith.metering.credits import KIND_NAMES
+from leadsmith.metering.schemas import PoolKind
 from leadsmith.patterns.service import PatternService
 from leadsmith.verification.service import VerificationService
 from leadsmith.verification.verifier import Verifier
@@ -178,7 +181,7 @@ IMPORT_CACHE_MB = 256
 
 
 async def _import_files(
-    db: Database, settings: Settings, files: list[Path], source: str | None, batch_size: int, pool: Executor | None
+    db: Database, settings: Settings, files: list[Path], source: str | None, batch_size: int, pool: PoolExecutor | None
 ) -> ImportSummary:
     region = settings.default_phone_region
     db.start_housekeeping()  # SQLite: the WAL is copied back to the store by a thread, not in our commits
@@ -304,6 +307,24 @@ def demo() -> None:
     _load_demo(_settings())
 
 
+PoolOption = Annotated[
+    int | None, typer.Option(min=-1, help="A pool of this kind's credits (-1: unlimited; none: the general balance)")
+]
+LimitOption = Annotated[int | None, typer.Option(min=1)]
+_POOL_OPTIONS: tuple[PoolKind, ...] = ("work_email", "direct_email", "phone", "export")
+
+
+async def _pools_and_limits(
+    tx: Executor, account_id: int, pools: dict[PoolKind, int | None], limits: dict[str, int | None], now: int
+) -> None:
+    for kind, value in pools.items():
+        if value is not None:
+            await credit_rules.set_pool(tx, account_id, kind, value, now=now)
+    changed = {k: v for k, v in limits.items() if v is not None}
+    if changed:
+        await access_repository.update_account(tx, account_id, changed)
+
+
 @accounts_app.command("create")
 def accounts_create(
     email: str,
@@ -313,14 +334,32 @@ def accounts_create(
     rate_limit: Annotated[
         int | None, typer.Option(min=1, help="Requests per hour per key (default LEADSMITH_RATE_LIMIT_PER_HOUR)")
     ] = None,
+    daily_limit: Annotated[int | None, typer.Option(min=1, help="Requests per day per key (default: none)")] = None,
+    minutely_limit: Annotated[
+        int | None, typer.Option(min=1, help="Requests per minute per key (default: none)")
+    ] = None,
+    work_email_credits: PoolOption = None,
+    direct_email_credits: PoolOption = None,
+    phone_credits: PoolOption = None,
+    export_credits: PoolOption = None,
     key_name: Annotated[str, typer.Option(help="Name of the first key")] = "default",
     cost_email: Annotated[int | None, typer.Option(min=0, help="Price of an e-mail reveal for this account")] = None,
     cost_phone: Annotated[int | None, typer.Option(min=0, help="Price of a phone reveal for this account")] = None,
     cost_employee: Annotated[int | None, typer.Option(min=0, help="Price of an employee returned")] = None,
 ) -> None:
-    """Create an account and its first API key; the key is printed as the last line."""
+    """Create an account and its first API key; the key is printed as the last line.
+
+    Kaspr v2's credits per kind: --work-email-credits, --direct-email-credits, --phone-credits and
+    --export-credits give the account a pool of that kind (-1: unlimited); a kind without a pool draws
+    on the general balance (--credits) at the account's price."""
     settings = _settings()
     prices = {"cost_email": cost_email, "cost_phone": cost_phone, "cost_employee": cost_employee}
+    pools: dict[PoolKind, int | None] = {
+        "work_email": work_email_credits,
+        "direct_email": direct_email_credits,
+        "phone": phone_credits,
+        "export": export_credits,
+    }
 
     async def body(db: Database) -> tuple[int, str]:
         access = AccessService(db, settings)
@@ -330,12 +369,70 @@ def accounts_create(
                 await access_repository.update_account(
                     tx, account.id, {k: v for k, v in prices.items() if v is not None}
                 )
+            limits = {"daily_limit": daily_limit, "minutely_limit": minutely_limit}
+            await _pools_and_limits(tx, account.id, pools, limits, access.clock())
             created = await access.create_key(tx, account.id, key_name)
         return account.credits, created.key
 
     balance, key = _run(settings, body)
     out.print(f"account {email} created with {balance} credits; its API key (shown once):")
     out.print(key, highlight=False, soft_wrap=True)
+
+
+@accounts_app.command("update")
+def accounts_update(
+    email: str,
+    rate_limit: Annotated[int | None, typer.Option(min=1, help="Requests per hour per key")] = None,
+    daily_limit: Annotated[int | None, typer.Option(min=1, help="Requests per day per key")] = None,
+    minutely_limit: Annotated[int | None, typer.Option(min=1, help="Requests per minute per key")] = None,
+    work_email_credits: PoolOption = None,
+    direct_email_credits: PoolOption = None,
+    phone_credits: PoolOption = None,
+    export_credits: PoolOption = None,
+    disabled: Annotated[
+        bool | None, typer.Option("--disabled/--enabled", help="Refuse (or accept again) the account's keys")
+    ] = None,
+) -> None:
+    """Change an account's limits, set its pools of credits per kind (-1: unlimited; the ledger records
+    the change), or disable it. Only the options given change."""
+    settings = _settings()
+    pools: dict[PoolKind, int | None] = {
+        "work_email": work_email_credits,
+        "direct_email": direct_email_credits,
+        "phone": phone_credits,
+        "export": export_credits,
+    }
+
+    async def body(db: Database) -> str:
+        access = AccessService(db, settings)
+        async with db.transaction() as tx:
+            account = await access.account(tx, email)
+            limits: dict[str, int | None] = {
+                "rate_limit": rate_limit,
+                "daily_limit": daily_limit,
+                "minutely_limit": minutely_limit,
+            }
+            if disabled is not None:
+                await access_repository.update_account(tx, account.id, {"disabled": disabled})
+            await _pools_and_limits(tx, account.id, pools, limits, access.clock())
+            after = await access.account(tx, email)
+        access.forget()
+        return _describe_account(after, settings)
+
+    out.print(_run(settings, body))
+
+
+def _describe_account(a: Account, settings: Settings) -> str:
+    windows = [f"{a.rate_limit or settings.rate_limit_per_hour}/hour"]
+    if a.minutely_limit:
+        windows.insert(0, f"{a.minutely_limit}/minute")
+    if a.daily_limit:
+        windows.append(f"{a.daily_limit}/day")
+    pools = ", ".join(
+        f"{KIND_NAMES[k]} {'unlimited' if v == -1 else v}" for k in _POOL_OPTIONS if (v := a.pools.pool(k)) is not None
+    )
+    state = " (disabled)" if a.disabled else ""
+    return f"{a.email}{state}: {a.credits} credits{'; ' + pools if pools else ''}; per key {', '.join(windows)}"
 
 
 @accounts_app.command("list")
@@ -409,22 +506,47 @@ def keys_revoke(
     out.print(f"revoked {_run(settings, body)}…")
 
 
-@credits_app.command("grant")
+_KINDS: dict[str, PoolKind] = {
+    "work-email": "work_email",
+    "direct-email": "direct_email",
+    "phone": "phone",
+    "export": "export",
+}
+
+
+# ignore_unknown_options: a negative amount ("-5") is the amount, not an option.
+@credits_app.command("grant", context_settings={"ignore_unknown_options": True})
 def credits_grant(
     email: str,
     amount: Annotated[int, typer.Argument(help="Credits to add (negative to take back)")],
+    kind: Annotated[
+        str | None,
+        typer.Option(help="A pool to add to: work-email, direct-email, phone or export (default: the general balance)"),
+    ] = None,
     reason: str = "grant",
 ) -> None:
-    """Add credits to an account (recorded in its ledger)."""
+    """Add credits to an account (recorded in its ledger); a negative amount takes credits back."""
     settings = _settings()
+    if kind is not None and kind not in _KINDS:
+        err.print(f"[red]error:[/red] --kind must be one of {', '.join(_KINDS)}, not {kind!r}")
+        raise typer.Exit(2)
+    pool = _KINDS[kind] if kind is not None else None
 
     async def body(db: Database) -> int:
         access = AccessService(db, settings)
         async with db.transaction() as tx:
             account = await access.account(tx, email)
-            return await credit_rules.grant(tx, account.id, amount, reason=reason, now=access.clock())
+            return await credit_rules.grant(
+                tx,
+                account.id,
+                amount,
+                reason=reason,
+                now=access.clock(),
+                kind=pool,
+            )
 
-    out.print(f"{email}: balance is now {_run(settings, body)}")
+    which = "balance" if pool is None else f"{KIND_NAMES[pool]} credits"
+    out.print(f"{email}: {which} now {_run(settings, body)}")
 
 
 @credits_app.command("show")
@@ -432,16 +554,28 @@ def credits_show(email: str, last: Annotated[int, typer.Option(help="Ledger rows
     """An account's balance and latest ledger rows."""
     settings = _settings()
 
-    async def body(db: Database) -> tuple[int, list[tuple[str, ...]]]:
+    async def body(db: Database) -> tuple[Account, list[tuple[str, ...]]]:
         account = await AccessService(db, settings).account(db, email)
         rows = await metering_repository.ledger_of(db, account.id, last)
-        return account.credits, [
-            (_when(r.created_at), f"{r.delta:+d}", str(r.balance_after), r.reason, r.endpoint or "") for r in rows
+        return account, [
+            (
+                _when(r.created_at),
+                (r.pool or "general").replace("_", "-"),
+                f"{r.delta:+d}",
+                "unlimited" if r.balance_after == -1 else str(r.balance_after),
+                r.reason,
+                r.endpoint or "",
+            )
+            for r in rows
         ]
 
-    balance, rows = _run(settings, body)
-    out.print(f"{email}: {balance} credits")
-    table = Table("at", "delta", "balance", "reason", "endpoint")
+    account, rows = _run(settings, body)
+    out.print(f"{email}: {account.credits} credits")
+    for k in _POOL_OPTIONS:
+        value = account.pools.pool(k)
+        if value is not None:
+            out.print(f"{KIND_NAMES[k]} credits: {'unlimited' if value == -1 else value}")
+    table = Table("at", "credits", "delta", "balance", "reason", "endpoint")
     for row in rows:
         table.add_row(*row)
     out.print(table)

@@ -1,4 +1,7 @@
-"""One error base class, one JSON shape: ``{"error": {"code", "message", "status"[, "details"]}}``."""
+"""One error base class, one JSON shape: ``{"message", "error": {"code", "message", "status"[, "details"]}}``.
+
+The top-level ``message`` is what Kaspr clients read; ``error`` is leadsmith's own, with a stable code.
+"""
 
 from __future__ import annotations
 
@@ -93,6 +96,7 @@ class ErrorBody(BaseModel):
 
 
 class ErrorResponse(BaseModel):
+    message: str
     error: ErrorBody
 
 
@@ -100,7 +104,7 @@ def error_payload(status: int, code: str, message: str, details: list[dict[str, 
     body: dict[str, Any] = {"code": code, "message": message, "status": status}
     if details:
         body["details"] = details
-    return {"error": body}
+    return {"message": message, "error": body}
 
 
 def error_response(

@@ -26,5 +26,8 @@ class JSONResponse(Response):
         return orjson.dumps(content)
 
 
-def charged_response(charged: Charged) -> Response:
-    return Response(charged.body, status_code=charged.status, media_type="application/json", headers=charged.headers())
+def charged_response(charged: Charged, *, pools: bool = False) -> Response:
+    """A charged endpoint's answer with its credit headers (and, with ``pools``, v2's per-kind ones)."""
+    return Response(
+        charged.body, status_code=charged.status, media_type="application/json", headers=charged.headers(pools)
+    )

@@ -31,7 +31,10 @@ from leadsmith.verification.verifier import Verifier
 API_ENDPOINTS = frozenset(
     {
         "/keys/verifyKey",
+        "/keys/remainingCredits",
+        "/keys/rateLimits",
         "/profile/profile",
+        "/profile/linkedin",
         "/company/domainPattern",
         "/company/domainEmployees",
         "/company/emailFinder",
@@ -91,7 +94,7 @@ class Services:
             patterns=patterns,
             verification=VerificationService(db, Verifier.from_settings(settings), settings, metering),
             usage=UsageRecorder(db, API_ENDPOINTS),
-            portal=PortalService(db, settings, access, counters),
+            portal=PortalService(db, settings, access, counters, metering),
         )
 
     def start_background(self) -> None:

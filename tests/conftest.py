@@ -7,11 +7,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from leadsmith.access import repository as access_repository
 from leadsmith.access.service import AccessService
 from leadsmith.config import Settings
 from leadsmith.db import migrate
 from leadsmith.db.database import Database, open_database
+from leadsmith.metering import credits as credit_rules
 from leadsmith.metering import repository as metering_repository
+from leadsmith.metering.schemas import PoolKind
 from tests.support import Server, base_env, cli, start_server, temporary_database
 
 
@@ -69,15 +72,28 @@ def make_account(db: Database, settings: Settings, demo_key: str) -> MakeAccount
     """An account with a fresh key, written through the real access service into the server's store."""
     counter = iter(range(1_000_000))
 
-    async def make(credits: int = 1000, rate_limit: int | None = None, **costs: int) -> TestAccount:
+    async def make(
+        credits: int = 1000,
+        rate_limit: int | None = None,
+        *,
+        daily_limit: int | None = None,
+        minutely_limit: int | None = None,
+        pools: dict[PoolKind, int] | None = None,
+        **costs: int,
+    ) -> TestAccount:
         access = AccessService(db, settings)
         email = f"user{next(counter)}-{id(make)}@test.example"
         async with db.transaction() as tx:
             account = await access.create_account(tx, email, credits_=credits, rate_limit=rate_limit)
-            if costs:
-                from leadsmith.access import repository
-
-                await repository.update_account(tx, account.id, {f"cost_{k}": v for k, v in costs.items()})
+            changes: dict[str, int] = {f"cost_{k}": v for k, v in costs.items()}
+            if daily_limit is not None:
+                changes["daily_limit"] = daily_limit
+            if minutely_limit is not None:
+                changes["minutely_limit"] = minutely_limit
+            if changes:
+                await access_repository.update_account(tx, account.id, changes)
+            for kind, value in (pools or {}).items():
+                await credit_rules.set_pool(tx, account.id, kind, value, now=access.clock())
             created = await access.create_key(tx, account.id, "test")
         return TestAccount(account.id, email, created.key)
 

@@ -17,7 +17,10 @@ from tests.support import Server, cli
 
 OPERATIONS = [
     ("GET", "/keys/verifyKey"),
+    ("GET", "/keys/remainingCredits"),
+    ("GET", "/keys/rateLimits"),
     ("POST", "/profile/profile"),
+    ("POST", "/profile/linkedin"),
     ("POST", "/company/domainPattern"),
     ("POST", "/company/domainEmployees"),
     ("POST", "/company/emailFinder"),

@@ -36,17 +36,23 @@ class Call:
     services: Services
 
 
-async def authenticate(request: Request) -> Call:
+_PER = {"minutely": "minute", "hourly": "hour", "daily": "day"}
+
+
+async def authenticate(request: Request, *, count: bool = True) -> Call:
+    """The caller, counted against its key's windows; ``count=False`` (the /keys/* calls, how a client
+    learns when it may call again) only reads them, and answers even when one is spent."""
     services = services_of(request)
     caller = await services.access.authenticate(request.headers.get("authorization"))
-    hit = await services.metering.hit(caller)
+    hit = await services.metering.hit(caller, count=count)
     state = request.state
     state.rate = hit
     state.caller = caller
     if not hit.allowed:
-        seconds = max(1, -(-hit.reset_ms // 1000))
+        seconds = hit.retry_after_seconds()
+        spent = ", ".join(f"{w.limit} requests a {_PER[w.name]}" for w in hit.windows if w.remaining <= 0)
         raise RateLimited(
-            f"this key has used its {hit.limit} requests for the hour; it is unblocked in {seconds} s",
+            f"this key has used its {spent or f'{hit.limit} requests'}; it is unblocked in {seconds} s",
             headers={"Retry-After": str(seconds)},
         )
     ctx = RequestContext(

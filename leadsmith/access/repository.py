@@ -11,14 +11,18 @@ from sqlalchemy.engine import Row
 from leadsmith.access.schemas import Account, KeyInfo
 from leadsmith.db.database import Executor, Prepared
 from leadsmith.db.tables import accounts, api_keys
+from leadsmith.metering.repository import purse_of
 
 _KEY_LOOKUP = Prepared(
     sa.select(
         api_keys.c.id,
+        api_keys.c.prefix,
         api_keys.c.revoked_at,
         accounts.c.id.label("account_id"),
         accounts.c.email,
         accounts.c.rate_limit,
+        accounts.c.daily_limit,
+        accounts.c.minutely_limit,
         accounts.c.disabled,
         accounts.c.cost_email,
         accounts.c.cost_phone,
@@ -35,6 +39,12 @@ _ACCOUNT_COLS = (
     accounts.c.rate_limit,
     accounts.c.disabled,
     accounts.c.created_at,
+    accounts.c.daily_limit,
+    accounts.c.minutely_limit,
+    accounts.c.work_email_credits,
+    accounts.c.direct_email_credits,
+    accounts.c.phone_credits,
+    accounts.c.export_credits,
 )
 _KEY_COLS = (
     api_keys.c.id,
@@ -48,7 +58,8 @@ _KEY_COLS = (
 
 
 def _account(row: Row[Any]) -> Account:
-    return Account(*tuple(row))
+    v = tuple(row)
+    return Account(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], pools=purse_of(v[2:3] + v[8:12]))
 
 
 def _key(row: Row[Any]) -> KeyInfo:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
+
+from leadsmith.metering.schemas import Purse
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,7 +17,9 @@ class Prices:
     verify: int = 1
 
     def of(self, kind: str) -> int:
-        price: int = getattr(self, kind)
+        """The price of one item of ``kind`` on the general balance (work and direct e-mails are both
+        priced as an e-mail)."""
+        price: int = getattr(self, "email" if kind in ("work_email", "direct_email") else kind)
         return price
 
 
@@ -28,6 +32,9 @@ class Caller:
     email: str
     rate_limit: int
     prices: Prices
+    key_prefix: str = ""
+    daily_limit: int | None = None
+    minutely_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +45,9 @@ class Account:
     rate_limit: int | None
     disabled: bool
     created_at: int
+    daily_limit: int | None = None
+    minutely_limit: int | None = None
+    pools: Purse = field(default_factory=lambda: Purse(0))
 
 
 @dataclass(frozen=True, slots=True)

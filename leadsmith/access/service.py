@@ -105,6 +105,9 @@ class AccessService:
                 email=row.email,
                 rate_limit=row.rate_limit or self.settings.rate_limit_per_hour,
                 prices=self.prices(row.cost_email, row.cost_phone, row.cost_employee),
+                key_prefix=row.prefix,
+                daily_limit=row.daily_limit,
+                minutely_limit=row.minutely_limit,
             )
             if self.settings.auth_cache_seconds > 0 and header:
                 if len(self._cache) > 50_000:

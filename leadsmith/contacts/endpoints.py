@@ -11,13 +11,15 @@ from leadsmith.contacts.schemas import (
     DomainRequest,
     EmployeesRequest,
     EmployeesResponse,
+    LinkedinRequest,
+    LinkedinResponse,
     PatternsResponse,
     ProfileRequest,
     ProfileResponse,
 )
 from leadsmith.errors import error_docs
 from leadsmith.http import charged_response
-from leadsmith.openapi import CREDIT_HEADERS, IDEMPOTENCY_PARAMETER
+from leadsmith.openapi import CREDIT_HEADERS, IDEMPOTENCY_PARAMETER, POOL_HEADERS, VERSION_PARAMETER
 
 router = APIRouter()
 _ERRORS = error_docs(400, 401, 402, 403, 404, 413, 429, 500)
@@ -40,6 +42,28 @@ async def get_profile(request: Request) -> Response:
     call = await authenticate(request)
     body = await parse_body(request, ProfileRequest)
     return charged_response(await call.services.contacts.profile(call.caller, call.ctx, body))
+
+
+@router.post(
+    "/profile/linkedin",
+    tags=["Leads (v2.0)"],
+    summary="Get Lead (v2.0)",
+    description="Kaspr API v2.0: the work e-mails, direct e-mails and phones of a lead by LinkedIn id, as many kinds "
+    "as dataToGet asks for (omitted: all; []: a free key check). A lead not known, or lacking a kind requiredData "
+    "names, is a 200 with an empty profile, charged nothing. One credit of each kind newly revealed, from the "
+    "account's pool of that kind (or its general balance). Every field comes in v2's naming and the older one.",
+    response_model=LinkedinResponse,
+    responses={200: {"headers": {**CREDIT_HEADERS, **POOL_HEADERS}}, **_ERRORS},
+    openapi_extra={
+        **body_openapi(LinkedinRequest),
+        "parameters": [IDEMPOTENCY_PARAMETER, VERSION_PARAMETER],
+        **SECURITY,
+    },
+)
+async def get_linkedin(request: Request) -> Response:
+    call = await authenticate(request)
+    body = await parse_body(request, LinkedinRequest)
+    return charged_response(await call.services.contacts.linkedin(call.caller, call.ctx, body), pools=True)
 
 
 @router.post(

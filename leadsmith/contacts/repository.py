@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
 from leadsmith.db.database import Executor, Prepared
 from leadsmith.db.tables import accounts, companies, emails, people, phones, predicted_emails, reveals, verifications
+from leadsmith.metering.repository import PURSE_COLUMNS, purse_of
 from leadsmith.metering.schemas import Standing
+
+FRESH_KINDS = ("work_email", "direct_email", "phone")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +85,15 @@ def _fresh(kind: str) -> sa.Label[bool]:
     )
 
 
-# The asking account's balance and whether it revealed this person's e-mail / phone lately, read in
-# the same statement as the person: what charging needs, without a round trip of its own.
+def _purse_column(col: sa.Column[Any]) -> sa.Label[Any]:
+    return sa.select(col).where(accounts.c.id == sa.bindparam("account_id")).scalar_subquery().label(col.name)
+
+
+# The asking account's purse and whether it revealed this person's e-mails / phone lately, read in the
+# same statement as the person: what charging needs, without a round trip of its own.
 _STANDING = (
-    sa.select(accounts.c.credits).where(accounts.c.id == sa.bindparam("account_id")).scalar_subquery().label("credits"),
-    _fresh("email"),
-    _fresh("phone"),
+    *(_purse_column(c) for c in PURSE_COLUMNS),
+    *(_fresh(kind) for kind in FRESH_KINDS),
 )
 
 
@@ -131,13 +138,13 @@ async def person_by_linkedin(
     rows = await db.fetch_all(_BY_SALES_NAV if sales_navigator else _BY_LINKEDIN, params)
     if not rows:
         return None
-    first = rows[0]
-    person = PersonRow(*tuple(first)[:_N_PERSON])
+    first = tuple(rows[0])
+    person = PersonRow(*first[:_N_PERSON])
     found = [EmailRow(r.address, r.kind, r.valid) for r in rows if r.address is not None]
-    fresh = frozenset(
-        (person.id, kind) for kind, seen in (("email", first.fresh_email), ("phone", first.fresh_phone)) if seen
-    )
-    return person, found, Standing(int(first.credits or 0), fresh)
+    purse = purse_of(first[_N_PERSON : _N_PERSON + len(PURSE_COLUMNS)])
+    flags = first[_N_PERSON + len(PURSE_COLUMNS) : _N_PERSON + len(PURSE_COLUMNS) + len(FRESH_KINDS)]
+    fresh = frozenset((person.id, kind) for kind, seen in zip(FRESH_KINDS, flags, strict=True) if seen)
+    return person, found, Standing(purse, fresh)
 
 
 async def emails_of(db: Executor, person_ids: Sequence[int]) -> dict[int, list[EmailRow]]:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from leadsmith.access.schemas import Caller
 from leadsmith.body import domain_field
 from leadsmith.config import Settings
-from leadsmith.contacts import repository
+from leadsmith.contacts import repository, v2
+from leadsmith.contacts.lead import EMAIL_ONLY, DataKind, Lead, LeadQuery, known_kinds
 from leadsmith.contacts.repository import EmailRow, PersonRow
-from leadsmith.contacts.schemas import DomainRequest, EmployeesRequest, ProfileRequest
+from leadsmith.contacts.schemas import DomainRequest, EmployeesRequest, LinkedinRequest, ProfileRequest
 from leadsmith.db.database import Database
 from leadsmith.engine.identifiers import normalise_linkedin
 from leadsmith.engine.names import join_name
@@ -104,43 +105,62 @@ class ContactsService:
     metering: MeteringService
     patterns: PatternService
 
+    async def lead(
+        self, caller: Caller, ctx: RequestContext, query: LeadQuery, shape: Callable[[Lead], object]
+    ) -> Charged:
+        """Look a lead up, cut what is known to what was asked, and charge for what is newly revealed: the
+        one service call under ``/profile/profile`` and ``/profile/linkedin``, which differ only in
+        ``shape`` (the answer under their own names; it may refuse a lead with an error)."""
+
+        async def work() -> Work:
+            ref = query.ref
+            if ref is None or not query.want:
+                return Work(shape(Lead(query)))
+            found = await repository.person_by_linkedin(
+                self.db, ref.key, ref.kind == "sales_navigator", caller.account_id, self.metering.fresh_since()
+            )
+            if found is None:
+                return Work(shape(Lead(query)))
+            person, emails, standing = found
+            emails = with_prediction(person, emails, self.settings.finder_min_score)
+            phones: list[str] = []
+            if "phone" in query.want:
+                phones = (await repository.phones_of(self.db, [person.id]))[person.id]
+            missing = frozenset(query.require - known_kinds(emails, phones))
+            lead = Lead(query, person, tuple(emails), tuple(phones), missing)
+            return Work(shape(lead), lead.items(), standing=standing)
+
+        ref_key = query.ref.key if query.ref is not None else query.id_text
+        params = {"ref": ref_key, "want": sorted(query.want), "require": sorted(query.require)}
+        return await self.metering.charged(caller, ctx, params, work)
+
     async def profile(self, caller: Caller, ctx: RequestContext, req: ProfileRequest) -> Charged:
+        """``/profile/profile`` (v1): e-mails always, phones only with isPhoneRequired (then required)."""
         ref = normalise_linkedin(req.id)
         if ref is None:
             raise field_error(
                 "id",
                 "not a LinkedIn profile id or URL (e.g. john-doe or https://www.linkedin.com/in/john-doe/)",
             )
+        phone: frozenset[DataKind] = frozenset({"phone"}) if req.isPhoneRequired else frozenset()
+        query = LeadQuery(ref, req.id, req.name, EMAIL_ONLY | phone, phone)
 
-        async def work() -> Work:
-            found = await repository.person_by_linkedin(
-                self.db, ref.key, ref.kind == "sales_navigator", caller.account_id, self.metering.fresh_since()
-            )
-            if found is None:
+        def shape(lead: Lead) -> object:
+            if lead.person is None:
+                raise coded(NotFound, "profile_not_found", f"no data is known for LinkedIn profile {ref.value!r}")
+            if lead.missing:
                 raise coded(
                     NotFound,
-                    "profile_not_found",
-                    f"no data is known for LinkedIn profile {ref.value!r}",
+                    "phone_not_found",
+                    "no phone is known for this lead and isPhoneRequired is true: nothing returned or charged",
                 )
-            person, emails, standing = found
-            emails = with_prediction(person, emails, self.settings.finder_min_score)
-            phones: list[str] = []
-            if req.isPhoneRequired:
-                phones = (await repository.phones_of(self.db, [person.id]))[person.id]
-                if not phones:
-                    raise coded(
-                        NotFound,
-                        "phone_not_found",
-                        "no phone is known for this lead and isPhoneRequired is true: nothing returned or charged",
-                    )
-            items: list[Item] = []
-            if any(e.valid is not False for e in emails):
-                items.append(Item(person.id, "email"))
-            if phones:
-                items.append(Item(person.id, "phone"))
-            return Work(profile_payload(person, emails, phones, ctx.started), tuple(items), standing=standing)
+            return profile_payload(lead.person, lead.emails, lead.phones, ctx.started)
 
-        return await self.metering.charged(caller, ctx, {"ref": ref.key, "phones": req.isPhoneRequired}, work)
+        return await self.lead(caller, ctx, query, shape)
+
+    async def linkedin(self, caller: Caller, ctx: RequestContext, req: LinkedinRequest) -> Charged:
+        """``/profile/linkedin`` (Kaspr v2.0): the same look-up and charge as v1, under v2's names."""
+        return await self.lead(caller, ctx, v2.query_of(req), v2.profile)
 
     async def domain_pattern(self, caller: Caller, ctx: RequestContext, req: DomainRequest) -> Charged:
         domain = domain_field(req.domain)

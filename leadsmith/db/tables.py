@@ -39,6 +39,14 @@ accounts = sa.Table(
     sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("password_hash", sa.String(255), nullable=True),
     sa.Column("created_at", Ms, nullable=False),
+    # Credit pools per kind (Kaspr v2): NULL for none (the kind draws on ``credits``), -1 for unlimited.
+    sa.Column("work_email_credits", sa.BigInteger, nullable=True),
+    sa.Column("direct_email_credits", sa.BigInteger, nullable=True),
+    sa.Column("phone_credits", sa.BigInteger, nullable=True),
+    sa.Column("export_credits", sa.BigInteger, nullable=True),
+    # Windows beside the hourly one (``rate_limit``), per key: NULL for none.
+    sa.Column("daily_limit", sa.Integer, nullable=True),
+    sa.Column("minutely_limit", sa.Integer, nullable=True),
     sa.CheckConstraint("credits >= 0", name="credits_not_negative"),
     postgresql_with=_HOT_STORAGE,
 )
@@ -79,6 +87,8 @@ ledger = sa.Table(
     sa.Column("endpoint", sa.String(64), nullable=True),
     sa.Column("request_id", sa.String(64), nullable=True),
     sa.Column("created_at", Ms, nullable=False),
+    # Which balance moved: NULL for the general one (``accounts.credits``), else a pool's kind.
+    sa.Column("pool", sa.String(16), nullable=True),
     sa.Index("ix_ledger_account_id_created_at", "account_id", "created_at"),
 )
 
@@ -124,6 +134,16 @@ rate_windows = sa.Table(
     sa.Column("window_start", Ms, nullable=False),
     sa.Column("count", sa.BigInteger, nullable=False),
     postgresql_with=_HOT_STORAGE,
+)
+
+# One row: this store's own identity. ``id`` namespaces what the store shares with others (rate-limit
+# windows in a Redis that several stores use); ``secret`` keys the hashes that must not be readable.
+installation = sa.Table(
+    "installation",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("secret", sa.String(64), nullable=False),
+    sa.Column("created_at", Ms, nullable=False),
 )
 
 companies = sa.Table(

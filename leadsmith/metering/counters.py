@@ -1,6 +1,8 @@
-"""Fixed hourly windows per key behind one interface, with four backends.
+"""Fixed windows per key behind one interface, with four backends.
 
-A window opens at a key's first request and lasts ``window_ms``; every request in it adds one.
+A window opens at a key's first request and lasts ``window_ms``; every request in it adds one. A key
+may have several windows (a minute, an hour, a day): ``hit_all`` counts a request in all of them or,
+when one is spent, in none, atomically.
 The memory backend serves a single worker; the file backend lets the workers of one machine share a
 memory-mapped table beside the SQLite store; the database backend (one atomic upsert) lets several
 workers share the SQLite file or PostgreSQL; the Redis backend runs one Lua script per hit.
@@ -13,6 +15,7 @@ import hashlib
 import mmap
 import os
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,10 +32,24 @@ class Window:
     reset_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """One window of a key: its counter's name, its length and how many requests it allows."""
+
+    key: str
+    window_ms: int
+    limit: int
+
+
 class Counters(Protocol):
     name: str
 
     async def hit(self, key: str, window_ms: int, now_ms: int) -> Window: ...
+    async def hit_all(self, limits: Sequence[Limit], now_ms: int) -> tuple[bool, list[Window]]:
+        """Count one request in every window if none is spent (allowed), else in none (refused); the
+        windows as the request left them, in the order given."""
+        ...
+
     async def peek(self, key: str, window_ms: int, now_ms: int) -> Window:
         """The window's count so far, without counting (0 when it has expired or never began)."""
         ...
@@ -66,6 +83,14 @@ class MemoryCounters:
             return Window(0, window_ms)
         return Window(count, start + window_ms - now_ms)
 
+    async def hit_all(self, limits: Sequence[Limit], now_ms: int) -> tuple[bool, list[Window]]:
+        if len(limits) == 1:
+            return _one(limits[0], await self.hit(limits[0].key, limits[0].window_ms, now_ms))
+        seen = [await self.peek(lim.key, lim.window_ms, now_ms) for lim in limits]
+        if any(w.count >= lim.limit for w, lim in zip(seen, limits, strict=True)):
+            return False, seen
+        return True, [await self.hit(lim.key, lim.window_ms, now_ms) for lim in limits]
+
     async def close(self) -> None:
         self._windows.clear()
 
@@ -93,6 +118,35 @@ class DatabaseCounters:
             row = await tx.fetch_one(stmt)
         assert row is not None
         return Window(int(row.count), int(row.window_start) + window_ms - now_ms)
+
+    async def hit_all(self, limits: Sequence[Limit], now_ms: int) -> tuple[bool, list[Window]]:
+        if len(limits) == 1:
+            return _one(limits[0], await self.hit(limits[0].key, limits[0].window_ms, now_ms))
+        found: dict[str, Window] = {}
+        async with self.db.transaction() as tx:
+            # In key order: each upsert locks its row (PostgreSQL) until the commit, so two requests
+            # of one key never take each other's rows in opposite orders.
+            for lim in sorted(limits, key=lambda x: x.key):
+                ins = upsert(self.db.dialect, rate_windows).values(key=lim.key, window_start=now_ms, count=0)
+                expired = rate_windows.c.window_start + lim.window_ms <= now_ms
+                stmt = ins.on_conflict_do_update(
+                    index_elements=[rate_windows.c.key],
+                    set_={
+                        "count": sa.case((expired, 0), else_=rate_windows.c.count),
+                        "window_start": sa.case((expired, now_ms), else_=rate_windows.c.window_start),
+                    },
+                ).returning(rate_windows.c.count, rate_windows.c.window_start)
+                row = await tx.fetch_one(stmt)
+                assert row is not None
+                found[lim.key] = Window(int(row.count), int(row.window_start) + lim.window_ms - now_ms)
+            allowed = all(found[lim.key].count < lim.limit for lim in limits)
+            if allowed:
+                keys = [lim.key for lim in limits]
+                await tx.execute(
+                    sa.update(rate_windows).where(rate_windows.c.key.in_(keys)).values(count=rate_windows.c.count + 1)
+                )
+                found = {k: Window(w.count + 1, w.reset_ms) for k, w in found.items()}
+        return allowed, [found[lim.key] for lim in limits]
 
     async def peek(self, key: str, window_ms: int, now_ms: int) -> Window:
         row = await self.db.fetch_one(
@@ -164,6 +218,28 @@ class FileCounters:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         return Window(count, start + window_ms - now_ms)
 
+    async def hit_all(self, limits: Sequence[Limit], now_ms: int) -> tuple[bool, list[Window]]:
+        if len(limits) == 1:
+            return _one(limits[0], await self.hit(limits[0].key, limits[0].window_ms, now_ms))
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            seen = []
+            for lim in limits:
+                _, _, start, _, count = self._find(lim.key, now_ms)
+                if count == 0 or start + lim.window_ms <= now_ms:
+                    start, count = now_ms, 0
+                seen.append(Window(count, start + lim.window_ms - now_ms))
+            if any(w.count >= lim.limit for w, lim in zip(seen, limits, strict=True)):
+                return False, seen
+            for lim, w in zip(limits, seen, strict=True):
+                # Found again after each write: two new keys would otherwise take the same free slot.
+                digest, offset, _, _, _ = self._find(lim.key, now_ms)
+                start = now_ms + w.reset_ms - lim.window_ms
+                self._SLOT.pack_into(self._map, offset, digest, start, lim.window_ms, w.count + 1)
+            return True, [Window(w.count + 1, w.reset_ms) for w in seen]
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
     async def peek(self, key: str, window_ms: int, now_ms: int) -> Window:
         fcntl.flock(self._fd, fcntl.LOCK_SH)
         try:
@@ -181,6 +257,10 @@ class FileCounters:
             self._fd = -1
 
 
+def _sha(script: str) -> str:
+    return hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
+
+
 _HIT_LUA = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then
@@ -193,6 +273,43 @@ if ttl < 0 then
 end
 return {count, ttl}
 """
+
+
+# Every window under its limit: count the request in all of them; else in none. KEYS: the windows'
+# counters; ARGV: each window's length (ms) and limit, in turn. Returns allowed (1/0), then each
+# window's count and milliseconds left.
+_HIT_ALL_LUA = """
+local ok = true
+local counts, ttls = {}, {}
+for i = 1, #KEYS do
+  local ttl = redis.call('PTTL', KEYS[i])
+  local count = 0
+  if ttl == -1 then
+    redis.call('DEL', KEYS[i])
+  elseif ttl >= 0 then
+    count = tonumber(redis.call('GET', KEYS[i]) or '0')
+  end
+  if ttl < 0 then ttl = tonumber(ARGV[2 * i - 1]) end
+  counts[i], ttls[i] = count, ttl
+  if count >= tonumber(ARGV[2 * i]) then ok = false end
+end
+local out = {ok and 1 or 0}
+for i = 1, #KEYS do
+  if ok then
+    counts[i] = redis.call('INCR', KEYS[i])
+    if counts[i] == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[2 * i - 1]) end
+  end
+  out[#out + 1] = counts[i]
+  out[#out + 1] = ttls[i]
+end
+return out
+"""
+
+
+def _one(limit: Limit, window: Window) -> tuple[bool, list[Window]]:
+    """A single window needs no check before counting: counting every request, refused or not, lets
+    through exactly ``limit`` of them, in one atomic step (the hot path of every request)."""
+    return window.count <= limit.limit, [window]
 
 
 class RedisCounters:
@@ -214,25 +331,39 @@ class RedisCounters:
         self.redis = Redis(connection_pool=pool)
         self.pipe = RedisPipe(url, timeout=1.0, connect_timeout=1.0)
         self.prefix = prefix + "rl:"
-        self._sha = hashlib.sha1(_HIT_LUA.encode(), usedforsecurity=False).hexdigest()  # Redis's name for it
+        self._sha = _sha(_HIT_LUA)  # Redis's name for it
+        self._sha_all = _sha(_HIT_ALL_LUA)
 
-    async def hit(self, key: str, window_ms: int, now_ms: int) -> Window:
+    async def _script(self, sha: str, script: str, keys: Sequence[str], args: Sequence[int]) -> list[int]:
         from redis.exceptions import NoScriptError, RedisError
 
         try:
             try:
-                count, ttl = await self.pipe.call("EVALSHA", self._sha, 1, self.prefix + key, window_ms)
+                reply = await self.pipe.call("EVALSHA", sha, len(keys), *keys, *args)
             except NoScriptError:
                 # Loaded on first use, and again after Redis restarted or its scripts were flushed.
-                await self.pipe.call("SCRIPT", "LOAD", _HIT_LUA)
-                count, ttl = await self.pipe.call("EVALSHA", self._sha, 1, self.prefix + key, window_ms)
+                await self.pipe.call("SCRIPT", "LOAD", script)
+                reply = await self.pipe.call("EVALSHA", sha, len(keys), *keys, *args)
         except (RedisError, OSError) as exc:
             raise coded(
                 ServiceUnavailable,
                 "rate_limiter_unavailable",
                 "the rate limiter cannot be reached; retry shortly",
             ) from exc
-        return Window(int(count), int(ttl))
+        return [int(v) for v in reply]
+
+    async def hit(self, key: str, window_ms: int, now_ms: int) -> Window:
+        count, ttl = await self._script(self._sha, _HIT_LUA, [self.prefix + key], [window_ms])
+        return Window(count, ttl)
+
+    async def hit_all(self, limits: Sequence[Limit], now_ms: int) -> tuple[bool, list[Window]]:
+        if len(limits) == 1:
+            return _one(limits[0], await self.hit(limits[0].key, limits[0].window_ms, now_ms))
+        keys = [self.prefix + lim.key for lim in limits]
+        args = [v for lim in limits for v in (lim.window_ms, lim.limit)]
+        reply = await self._script(self._sha_all, _HIT_ALL_LUA, keys, args)
+        windows = [Window(reply[1 + 2 * i], reply[2 + 2 * i]) for i in range(len(limits))]
+        return bool(reply[0]), windows
 
     async def peek(self, key: str, window_ms: int, now_ms: int) -> Window:
         from redis.exceptions import RedisError

@@ -1,35 +1,109 @@
-"""The rules of the credits ledger. Callers own the transaction these run in."""
+"""The rules of the credits ledger. Callers own the transaction these run in.
+
+An account has a general balance (``credits``) and may have a pool per kind (work e-mail, direct
+e-mail, phone, export: Kaspr v2's credits). An item of a kind with a pool draws one credit of that
+pool; an item of a kind without one draws its price from the general balance, the e-mails revealed
+about one person in one request costing one e-mail price together (as a v1 profile always has). An
+account with an export pool gives one export credit per request that draws anything.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from leadsmith.access.schemas import Prices
 from leadsmith.db.database import Executor
 from leadsmith.errors import BadRequest, InsufficientCredits, coded
 from leadsmith.metering import repository
-from leadsmith.metering.schemas import Item
+from leadsmith.metering.schemas import EMAIL_KINDS, UNLIMITED, Item, PoolKind, Purse
+
+KIND_NAMES: dict[str, str] = {
+    "work_email": "work e-mail",
+    "direct_email": "direct e-mail",
+    "phone": "phone",
+    "export": "export",
+}
 
 
-async def grant(tx: Executor, account_id: int, amount: int, *, reason: str, now: int) -> int:
-    """Add credits (or take some back with a negative amount); returns the new balance."""
-    after = await repository.credit(tx, account_id, amount)
+@dataclass(frozen=True, slots=True)
+class Bill:
+    """What a set of newly revealed items costs: from the general balance, and from each pool."""
+
+    general: int
+    pools: dict[PoolKind, int]
+
+    @property
+    def total(self) -> int:
+        return self.general + sum(self.pools.values())
+
+
+def bill(items: Sequence[Item], prices: Prices, purse: Purse) -> Bill:
+    """The cost of revealing ``items`` (all of them new to the account) to an account with ``purse``."""
+    general = 0
+    pools: Counter[PoolKind] = Counter()
+    emailed: set[int | None] = set()
+    for n, item in enumerate(items):
+        if purse.pool(item.kind) is not None:
+            pools[item.kind] += 1  # type: ignore[index]
+        elif item.kind in EMAIL_KINDS:
+            person = item.person_id if item.person_id is not None else -1 - n  # someone not stored: each alone
+            if person not in emailed:
+                emailed.add(person)
+                general += prices.email
+        else:
+            general += prices.of(item.kind)
+    if items and purse.export is not None:
+        pools["export"] += 1
+    return Bill(general, dict(pools))
+
+
+async def grant(
+    tx: Executor, account_id: int, amount: int, *, reason: str, now: int, kind: PoolKind | None = None
+) -> int:
+    """Add credits (or take some back with a negative amount) to the general balance or, with ``kind``,
+    to that pool (made if the account has none); returns the new balance."""
+    if kind is None:
+        after = await repository.credit(tx, account_id, amount)
+    else:
+        purse = await repository.purse(tx, account_id)
+        if purse.pool(kind) == UNLIMITED:
+            raise coded(BadRequest, "pool_unlimited", f"the {KIND_NAMES[kind]} credits are unlimited already")
+        after = await repository.credit_pool(tx, account_id, kind, amount)
     if after is None:
-        have = await repository.balance(tx, account_id)
+        have = await repository.purse(tx, account_id)
+        held = have.credits if kind is None else have.pool(kind) or 0
         raise coded(
             BadRequest,
             "balance_would_go_negative",
-            f"cannot take {-amount} credits from a balance of {have}",
+            f"cannot take {-amount} credits from a balance of {held}",
         )
     await repository.add_ledger(
-        tx,
-        account_id=account_id,
-        delta=amount,
-        balance_after=after,
-        reason=reason,
-        now=now,
+        tx, account_id=account_id, delta=amount, balance_after=after, reason=reason, now=now, pool=kind
     )
     return after
+
+
+async def set_pool(tx: Executor, account_id: int, kind: PoolKind, value: int, *, now: int) -> None:
+    """Give the account a pool of ``value`` credits of ``kind`` (-1: unlimited). The ledger row moves the
+    pool's sum of deltas to the new value (to 0 for an unlimited one, whose draws take nothing)."""
+    if value < UNLIMITED:
+        raise coded(BadRequest, "invalid_credits", f"a pool holds -1 (unlimited) or more credits, not {value}")
+    old = (await repository.purse(tx, account_id)).pool(kind)
+    held = 0 if old is None or old == UNLIMITED else old
+    new_sum = 0 if value == UNLIMITED else value
+    await repository.write_pool(tx, account_id, kind, value)
+    if new_sum != held or old != value:
+        await repository.add_ledger(
+            tx,
+            account_id=account_id,
+            delta=new_sum - held,
+            balance_after=value,
+            reason="unlimited" if value == UNLIMITED else "set",
+            now=now,
+            pool=kind,
+        )
 
 
 async def charge(
@@ -42,30 +116,66 @@ async def charge(
     request_id: str,
     now: int,
     fresh_since: int,
-) -> tuple[int, int]:
-    """Charge for the items not revealed since ``fresh_since``; returns (decreased, remaining).
+) -> tuple[int, Purse]:
+    """Charge for the items not revealed since ``fresh_since``; returns (drawn, purse after).
 
-    The debit is one conditional UPDATE, so the balance never goes below zero; the ledger row is
-    written in the same transaction (on PostgreSQL in the same statement). Raises InsufficientCredits
-    (and the caller rolls back).
+    The debit is one conditional UPDATE over the balance and every pool, so none goes below zero and a
+    request one pool cannot cover takes nothing from any; its ledger rows are written in the same
+    transaction. Raises InsufficientCredits (and the caller rolls back).
     """
     stored = [i for i in items if i.person_id is not None]
     new = [i for i in items if i.person_id is None] + await repository.claim_reveals(
         tx, account_id, stored, now, fresh_since
     )
-    cost = sum(prices.of(item.kind) for item in new)
-    if cost == 0:
-        return 0, await repository.balance(tx, account_id)
-    after = await repository.charge_balance(
-        tx, account_id, cost, reason="charge", now=now, endpoint=endpoint, request_id=request_id
-    )
+    purse = await repository.purse(tx, account_id)
+    cost = bill(new, prices, purse)
+    if cost.total == 0:
+        return 0, purse
+    after = await repository.debit_all(tx, account_id, cost.general, cost.pools)
     if after is None:
-        have = await repository.balance(tx, account_id)
+        have = await repository.purse(tx, account_id)
         raise InsufficientCredits(
-            f"this request costs {cost} credits and the account has {have}; add credits to continue",
-            headers={"Decreased-Credits": "0", "Remaining-Credits": str(have)},
+            shortfall(cost, have),
+            headers={"Decreased-Credits": "0", "Remaining-Credits": str(have.credits)},
         )
-    return cost, after
+    if cost.general:
+        await repository.add_ledger(
+            tx,
+            account_id=account_id,
+            delta=-cost.general,
+            balance_after=after.credits,
+            reason="charge",
+            now=now,
+            endpoint=endpoint,
+            request_id=request_id,
+        )
+    for kind, amount in cost.pools.items():
+        left = after.pool(kind)
+        assert left is not None
+        await repository.add_ledger(
+            tx,
+            account_id=account_id,
+            delta=0 if left == UNLIMITED else -amount,
+            balance_after=left,
+            reason="charge",
+            now=now,
+            endpoint=endpoint,
+            request_id=request_id,
+            pool=kind,
+        )
+    return cost.total, after
+
+
+def shortfall(cost: Bill, have: Purse) -> str:
+    """Which balance cannot cover ``cost``, in words."""
+    for kind, amount in cost.pools.items():
+        left = have.pool(kind)
+        if left is not None and left != UNLIMITED and left < amount:
+            return (
+                f"this request needs {amount} {KIND_NAMES[kind]} credit(s) and the account has {left} left: "
+                f"add {KIND_NAMES[kind]} credits, or ask without that kind"
+            )
+    return f"this request costs {cost.general} credits and the account has {have.credits}; add credits to continue"
 
 
 async def charge_at_once(
@@ -79,9 +189,9 @@ async def charge_at_once(
     now: int,
     fresh_since: int,
 ) -> tuple[int, int] | None:
-    """``charge`` in one statement of its own (PostgreSQL, no transaction open): (decreased, remaining),
-    or None when the balance does not cover the request and nothing was done (``charge`` in a
-    transaction then says by how much)."""
+    """``charge`` in one statement of its own (PostgreSQL, no transaction open, an account without
+    pools): (decreased, remaining), or None when the balance does not cover the request and nothing was
+    done (``charge`` in a transaction then says by how much)."""
     priced = [(item, prices.of(item.kind)) for item in items]
     return await repository.charge_at_once(
         db, account_id, priced, now=now, since=fresh_since, endpoint=endpoint, request_id=request_id

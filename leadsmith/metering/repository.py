@@ -10,11 +10,27 @@ from sqlalchemy.engine import Row
 
 from leadsmith.db.database import Dialect, Executor, Prepared, upsert
 from leadsmith.db.tables import accounts, idempotency, ledger, reveals
-from leadsmith.metering.schemas import Item
+from leadsmith.metering.schemas import POOL_KINDS, UNLIMITED, Item, PoolKind, Purse
 
 _BALANCE = Prepared(sa.select(accounts.c.credits).where(accounts.c.id == sa.bindparam("account_id")))
+POOL_COLUMNS: dict[PoolKind, sa.Column[int]] = {kind: accounts.c[f"{kind}_credits"] for kind in POOL_KINDS}
+PURSE_COLUMNS = (accounts.c.credits, *POOL_COLUMNS.values())
+_PURSE = Prepared(sa.select(*PURSE_COLUMNS).where(accounts.c.id == sa.bindparam("account_id")))
+
+
+def purse_of(values: Sequence[Any]) -> Purse:
+    """A Purse from the values of ``PURSE_COLUMNS``, in order."""
+    credits, *pools = values
+    return Purse(int(credits or 0), *(None if p is None else int(p) for p in pools))
+
+
+async def purse(db: Executor, account_id: int) -> Purse:
+    row = await db.fetch_one(_PURSE, {"account_id": account_id})
+    return purse_of(tuple(row)) if row is not None else Purse(0)
+
+
 _BALANCE_AND_FRESH_ONE = Prepared(
-    sa.select(accounts.c.credits, reveals.c.kind)
+    sa.select(*PURSE_COLUMNS, reveals.c.kind)
     .select_from(
         accounts.outerjoin(
             reveals,
@@ -54,6 +70,7 @@ _LEDGER = Prepared(
         endpoint=sa.bindparam("endpoint"),
         request_id=sa.bindparam("request_id"),
         created_at=sa.bindparam("created_at"),
+        pool=sa.bindparam("pool"),
     )
 )
 
@@ -78,6 +95,40 @@ def _claim(dialect: Dialect, rows: int) -> Any:
 
 
 _CLAIM_ONE = Prepared(_claim("sqlite", 1))
+
+
+async def debit_all(db: Executor, account_id: int, general: int, pools: dict[PoolKind, int]) -> Purse | None:
+    """Take ``general`` from the balance and each amount from its pool (an unlimited pool stays -1), all
+    or nothing; the purse after, or None when one of them does not cover its amount."""
+    values: dict[str, Any] = {}
+    conditions = [accounts.c.id == account_id]
+    if general:
+        values["credits"] = accounts.c.credits - general
+        conditions.append(accounts.c.credits >= general)
+    for kind, amount in pools.items():
+        col = POOL_COLUMNS[kind]
+        values[col.name] = sa.case((col == UNLIMITED, UNLIMITED), else_=col - amount)
+        conditions.append(sa.or_(col == UNLIMITED, col >= amount))
+    stmt = sa.update(accounts).where(*conditions).values(**values).returning(*PURSE_COLUMNS)
+    row = await db.fetch_one(stmt)
+    return None if row is None else purse_of(tuple(row))
+
+
+async def credit_pool(db: Executor, account_id: int, kind: PoolKind, amount: int) -> int | None:
+    """Add ``amount`` to a pool (made at 0 if the account has none; never below zero); its new value, or None."""
+    col = POOL_COLUMNS[kind]
+    stmt = (
+        sa.update(accounts)
+        .where(accounts.c.id == account_id, sa.func.coalesce(col, 0) + amount >= 0)
+        .values({col.name: sa.func.coalesce(col, 0) + amount})
+        .returning(col)
+    )
+    value = await db.scalar(stmt)
+    return None if value is None else int(value)
+
+
+async def write_pool(db: Executor, account_id: int, kind: PoolKind, value: int | None) -> None:
+    await db.execute(sa.update(accounts).where(accounts.c.id == account_id).values({POOL_COLUMNS[kind].name: value}))
 
 
 async def debit(db: Executor, account_id: int, amount: int) -> int | None:
@@ -108,6 +159,7 @@ async def add_ledger(
     now: int,
     endpoint: str | None = None,
     request_id: str | None = None,
+    pool: PoolKind | None = None,
 ) -> None:
     await db.execute(
         _LEDGER,
@@ -119,6 +171,7 @@ async def add_ledger(
             "endpoint": endpoint,
             "request_id": request_id,
             "created_at": now,
+            "pool": pool,
         },
     )
 
@@ -192,6 +245,7 @@ async def ledger_of(db: Executor, account_id: int, limit: int = 100) -> Sequence
             ledger.c.endpoint,
             ledger.c.request_id,
             ledger.c.created_at,
+            ledger.c.pool,
         )
         .where(ledger.c.account_id == account_id)
         .order_by(ledger.c.id.desc())
@@ -200,9 +254,11 @@ async def ledger_of(db: Executor, account_id: int, limit: int = 100) -> Sequence
     return await db.fetch_all(stmt)
 
 
-async def ledger_sum(db: Executor, account_id: int) -> int:
+async def ledger_sum(db: Executor, account_id: int, pool: PoolKind | None = None) -> int:
+    """The sum of the ledger's deltas for the general balance, or for one pool."""
+    which = ledger.c.pool.is_(None) if pool is None else ledger.c.pool == pool
     value = await db.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(ledger.c.delta), 0)).where(ledger.c.account_id == account_id)
+        sa.select(sa.func.coalesce(sa.func.sum(ledger.c.delta), 0)).where(ledger.c.account_id == account_id, which)
     )
     return int(value)
 
@@ -219,19 +275,19 @@ async def fresh_reveals(db: Executor, account_id: int, items: Sequence[Item], si
 
 async def balance_and_fresh(
     db: Executor, account_id: int, items: Sequence[Item], since: int
-) -> tuple[int, set[tuple[int, str]]]:
-    """The balance, and which of these items the account revealed since ``since``: one query for one person."""
+) -> tuple[Purse, set[tuple[int, str]]]:
+    """The purse, and which of these items the account revealed since ``since``: one query for one person."""
     people_ids = {i.person_id for i in items if i.person_id is not None}
     if not people_ids:
-        return await balance(db, account_id), set()
+        return await purse(db, account_id), set()
     if len(people_ids) != 1:
-        return await balance(db, account_id), await fresh_reveals(db, account_id, items, since)
+        return await purse(db, account_id), await fresh_reveals(db, account_id, items, since)
     (person_id,) = people_ids
     rows = await db.fetch_all(
         _BALANCE_AND_FRESH_ONE, {"account_id": account_id, "person_id": person_id, "since": since}
     )
-    credits = int(rows[0].credits) if rows else 0
-    return credits, {(person_id, r.kind) for r in rows if r.kind is not None}
+    found = purse_of(tuple(rows[0])[: len(PURSE_COLUMNS)]) if rows else Purse(0)
+    return found, {(person_id, r.kind) for r in rows if r.kind is not None}
 
 
 async def claim_reveals(db: Executor, account_id: int, items: Sequence[Item], now: int, since: int) -> list[Item]:
@@ -274,8 +330,11 @@ WITH wanted AS (
         WHERE reveals.revealed_at < :since
     RETURNING person_id, kind
 ), cost AS (
-    SELECT CAST(:unstored AS BIGINT) + coalesce(sum(wanted.price), 0) AS amount
-    FROM claimed JOIN wanted USING (person_id, kind)
+    SELECT CAST(:unstored AS BIGINT) + coalesce(sum(price), 0) AS amount FROM (
+        -- The e-mails of one person cost one e-mail price together (see credits.bill).
+        SELECT max(wanted.price) AS price FROM claimed JOIN wanted USING (person_id, kind)
+        GROUP BY person_id, CASE WHEN kind IN ('work_email', 'direct_email') THEN 'email' ELSE kind END
+    ) AS priced
 ), debit AS (
     UPDATE accounts SET credits = accounts.credits - cost.amount
     FROM cost WHERE accounts.id = :account_id AND cost.amount > 0

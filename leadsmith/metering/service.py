@@ -11,17 +11,29 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 
 from leadsmith.access.schemas import Caller
 from leadsmith.clock import DAY_MS, HOUR_MS, Clock, now_ms
 from leadsmith.config import Settings
 from leadsmith.db.database import Database
+from leadsmith.db.tables import installation
 from leadsmith.errors import BadRequest, Conflict, coded
 from leadsmith.metering import credits, repository
-from leadsmith.metering.counters import Counters
-from leadsmith.metering.schemas import Charged, Hit, Work
+from leadsmith.metering.counters import Counters, Limit
+from leadsmith.metering.schemas import Charged, Hit, Purse, Quota, Work
 
 log = logging.getLogger("leadsmith.metering")
+
+
+_WINDOW_NAMES: dict[str, Any] = {"m": "minutely", "h": "hourly", "d": "daily"}
+
+
+async def installation_id(db: Database) -> str:
+    value = await db.scalar(sa.select(installation.c.id).limit(1))
+    if value is None:
+        raise RuntimeError("the store has no installation row: run `leadsmith migrate`")
+    return str(value)
 
 
 class _Replay(Exception):
@@ -59,15 +71,65 @@ class MeteringService:
     counters: Counters
     clock: Clock = now_ms
 
-    async def hit(self, caller: Caller) -> Hit:
-        window_ms = self.settings.rate_window_seconds * 1000
-        window = await self.counters.hit(f"key:{caller.key_id}", window_ms, self.clock())
-        return Hit(
-            allowed=window.count <= caller.rate_limit,
-            limit=caller.rate_limit,
-            remaining=max(0, caller.rate_limit - window.count),
-            reset_ms=max(0, window.reset_ms),
+    _namespace: str | None = None
+
+    async def namespace(self) -> str:
+        """What this store's counters are named under: its installation id, so that stores sharing one
+        Redis (staging beside production, a store rebuilt) never share a window."""
+        if self._namespace is None:
+            self._namespace = await installation_id(self.db)
+        return self._namespace
+
+    async def key_windows(
+        self, key_id: int, key_prefix: str, hourly: int, minutely: int | None = None, daily: int | None = None
+    ) -> list[Limit]:
+        """A key's windows: the hourly one always, the minute's and the day's when its account has them.
+        Named by the store and the key's own identity (its public prefix and its id), never an id alone."""
+        base = f"{await self.namespace()}:key:{key_prefix}:{key_id}"
+        out = [Limit(f"{base}:h", self.settings.rate_window_seconds * 1000, hourly)]
+        if minutely:
+            out.insert(0, Limit(f"{base}:m", 60_000, minutely))
+        if daily:
+            out.append(Limit(f"{base}:d", DAY_MS, daily))
+        return out
+
+    async def hit(self, caller: Caller, *, count: bool = True) -> Hit:
+        """Count a request against the caller's windows (all or none); ``count=False`` only looks."""
+        limits = await self.key_windows(
+            caller.key_id, caller.key_prefix, caller.rate_limit, caller.minutely_limit, caller.daily_limit
         )
+        now = self.clock()
+        if count:
+            allowed, windows = await self.counters.hit_all(limits, now)
+        else:
+            windows = [await self.counters.peek(lim.key, lim.window_ms, now) for lim in limits]
+            allowed = True
+        quotas = tuple(
+            Quota(_WINDOW_NAMES[lim.key[-1]], lim.limit, max(0, lim.limit - w.count), max(0, w.reset_ms))
+            for lim, w in zip(limits, windows, strict=True)
+        )
+        return Hit(allowed=allowed, windows=quotas)
+
+    async def remaining_credits(self, caller: Caller) -> dict[str, int]:
+        """``GET /keys/remainingCredits``: each kind's pool, or the general balance it draws on."""
+        purse = await repository.purse(self.db, caller.account_id)
+        direct = purse.shown("direct_email")
+        return {
+            "workEmailCredits": purse.shown("work_email"),
+            "directEmailCredits": direct,
+            "personalEmailCredits": direct,
+            "phoneCredits": purse.shown("phone"),
+            "exportCredits": purse.shown("export"),
+        }
+
+    @staticmethod
+    def rate_limits(caller: Caller) -> dict[str, int | None]:
+        """``GET /keys/rateLimits``: each of the key's windows, null for one it does not have."""
+        return {
+            "dailyLimit": caller.daily_limit,
+            "hourlyLimit": caller.rate_limit,
+            "minutelyLimit": caller.minutely_limit,
+        }
 
     def fresh_since(self, now: int | None = None) -> int:
         """The start of the reveal window: what an account revealed since then is not charged again."""
@@ -125,17 +187,15 @@ class MeteringService:
         if not ctx.idempotency_key:
             fresh: AbstractSet[tuple[int, str]]
             if result.standing is not None:
-                balance, fresh = result.standing.balance, result.standing.fresh
+                purse, fresh = result.standing.purse, result.standing.fresh
             else:
-                balance, fresh = await repository.balance_and_fresh(
-                    self.db, caller.account_id, result.items, fresh_since
-                )
+                purse, fresh = await repository.balance_and_fresh(self.db, caller.account_id, result.items, fresh_since)
             if all((i.person_id, i.kind) in fresh for i in result.items):
-                return Charged(body, result.status, 0, balance)
-            if self.db.dialect == "postgresql":
+                return Charged(body, result.status, 0, purse)
+            if self.db.dialect == "postgresql" and not purse.has_pools:
                 done = await credits.charge_at_once(self.db, caller.account_id, caller.prices, result.items, **terms)
                 if done is not None:
-                    return Charged(body, result.status, *done)
+                    return Charged(body, result.status, done[0], Purse(done[1]))
                 # Not enough credits: the transaction below finds out by how much and says so.
         try:
             async with self.db.transaction() as tx:
@@ -150,13 +210,13 @@ class MeteringService:
                     idem_since,
                 ):
                     raise _Replay
-                decreased, remaining = await credits.charge(tx, caller.account_id, caller.prices, result.items, **terms)
+                drawn, after = await credits.charge(tx, caller.account_id, caller.prices, result.items, **terms)
         except _Replay:
             assert ctx.idempotency_key is not None
             replay = await self._replay(caller, ctx.idempotency_key, request_hash, idem_since)
             assert replay is not None
             return replay
-        return Charged(body, result.status, decreased, remaining)
+        return Charged(body, result.status, drawn, after)
 
     async def _replay(self, caller: Caller, key: str, request_hash: str, since: int) -> Charged | None:
         row = await repository.stored_response(self.db, caller.account_id, key, since)
@@ -168,5 +228,5 @@ class MeteringService:
                 "idempotency_key_reused",
                 "this Idempotency-Key was already used for a different request; use a new key",
             )
-        remaining = await repository.balance(self.db, caller.account_id)
-        return Charged(bytes(row.body), int(row.status_code), 0, remaining, replayed=True)
+        purse = await repository.purse(self.db, caller.account_id)
+        return Charged(bytes(row.body), int(row.status_code), 0, purse, replayed=True)

@@ -357,7 +357,7 @@ class PatternService:
                     for c in found.candidates
                 ]
             }
-            return Work(payload, (Item(found.person_id, "email"),) if found.candidates else ())
+            return Work(payload, (Item(found.person_id, "work_email"),) if found.candidates else ())
 
         params = {"domain": domain, "first": first, "last": last, "middle": middle}
         return await self.metering.charged(caller, ctx, params, work)

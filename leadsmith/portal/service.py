@@ -16,6 +16,9 @@ from leadsmith.db.database import Database
 from leadsmith.errors import BadRequest, Conflict, Forbidden, RateLimited, Unauthorized, coded
 from leadsmith.metering import repository as metering_repository
 from leadsmith.metering.counters import Counters
+from leadsmith.metering.credits import KIND_NAMES
+from leadsmith.metering.schemas import POOL_KINDS
+from leadsmith.metering.service import MeteringService
 from leadsmith.portal import repository
 from leadsmith.portal.security import check_password, hash_password, new_token, password_problem, token_hash
 from leadsmith.usage import recorder as usage
@@ -37,6 +40,7 @@ class PortalService:
     settings: Settings
     access: AccessService
     counters: Counters
+    metering: MeteringService
     clock: Clock = now_ms
 
     async def sign_up(self, email: str, password: str, client: str) -> None:
@@ -82,7 +86,8 @@ class PortalService:
         """At most ``portal_login_attempts`` per 15 minutes per e-mail, ten times that per IP address
         (many people may share one)."""
         limit = self.settings.portal_login_attempts * (10 if per_ip else 1)
-        window = await self.counters.hit(f"portal:{kind}:{who}", LOGIN_WINDOW_MS, self.clock())
+        name = f"{await self.metering.namespace()}:portal:{kind}:{who}"
+        window = await self.counters.hit(name, LOGIN_WINDOW_MS, self.clock())
         if window.count > limit:
             minutes = max(1, -(-window.reset_ms // 60_000))
             raise RateLimited(
@@ -118,7 +123,8 @@ class PortalService:
         limit = account.rate_limit or self.settings.rate_limit_per_hour
         out = []
         for info in await self.access.keys_of(self.db, account.id):
-            w = await self.counters.peek(f"key:{info.id}", window_ms, now)
+            (hourly,) = await self.metering.key_windows(info.id, info.prefix, limit)
+            w = await self.counters.peek(hourly.key, window_ms, now)
             out.append(KeyState(info, w.count, limit, w.reset_ms))
         return out
 
@@ -134,8 +140,10 @@ class PortalService:
             table[endpoint, status] += n
         series = [{"hour": h, **by_hour[h]} for h in hours]
         ledger = await metering_repository.ledger_of(self.db, account.id, 50)
+        purse = await metering_repository.purse(self.db, account.id)
         return {
-            "balance": await metering_repository.balance(self.db, account.id),
+            "balance": purse.credits,
+            "pools": [(KIND_NAMES[k], purse.pool(k)) for k in POOL_KINDS if purse.pool(k) is not None],
             "series": series,
             "peak": max([1, *(p["ok"] + p["error"] for p in series)]),
             "by_endpoint": sorted(((e, s, n) for (e, s), n in table.items()), key=lambda r: (r[0], r[1])),

@@ -91,7 +91,9 @@ async def test_phone_required_but_unknown_returns_nothing_and_charges_nothing(
 async def test_unknown_profile_is_404(client: httpx.AsyncClient, demo_key: str) -> None:
     r = await client.post("/profile/profile", headers=auth(demo_key), json={"id": "nobody-here-123", "name": "No Body"})
     assert r.status_code == 404
-    assert r.json() == {"error": {"code": "profile_not_found", "message": r.json()["error"]["message"], "status": 404}}
+    message = r.json()["message"]
+    assert "nobody-here-123" in message
+    assert r.json() == {"message": message, "error": {"code": "profile_not_found", "message": message, "status": 404}}
 
 
 @pytest.mark.parametrize(
