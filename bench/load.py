@@ -38,16 +38,19 @@ from leadsmith.db.tables import companies, people
 from tests.support import REDIS_URL, temporary_database
 
 
-def lua_script(path: Path, key: str, endpoint: str, bodies: list[dict[str, str]]) -> Path:
-    """A wrk script that posts these bodies to ``endpoint`` in turn, with the key."""
+def lua_script(
+    path: Path, key: str, endpoint: str, bodies: list[dict[str, str]], headers: dict[str, str] | None = None
+) -> Path:
+    """A wrk script that posts these bodies to ``endpoint`` in turn, with the key (and these headers)."""
     table = ",\n".join(json.dumps(json.dumps(b)) for b in bodies)
+    more = "".join(f", [{json.dumps(k)}] = {json.dumps(v)}" for k, v in (headers or {}).items())
     path.write_text(
         f"""
 local bodies = {{
 {table}
 }}
 local n = 0
-local headers = {{ ["Authorization"] = "Bearer {key}", ["Content-Type"] = "application/json" }}
+local headers = {{ ["Authorization"] = "Bearer {key}", ["Content-Type"] = "application/json"{more} }}
 request = function()
   n = n + 1
   return wrk.format("POST", "{endpoint}", headers, bodies[(n % #bodies) + 1])

@@ -31,12 +31,16 @@ from leadsmith.verification.endpoints import router as verification_router
 PORTAL_STATIC = Path(__file__).parent / "portal" / "static"
 
 DESCRIPTION = """\
-A self-hosted contact-enrichment API that speaks the Kaspr public API.
+A self-hosted contact-enrichment API that speaks the Kaspr public API: its 2020 version (`/profile/profile`,
+`/company/*`) and v2.0 (`/profile/linkedin`, `/keys/remainingCredits`, `/keys/rateLimits`). A Kaspr integration
+moves here by changing its base URL and its key, nothing else.
 
 Send your key as `Authorization: Bearer YOUR-API-KEY` (a bare `Authorization: YOUR-API-KEY` works too).
 Every authenticated response carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`
-(milliseconds until the hourly window resets); charged endpoints add `Decreased-Credits` and `Remaining-Credits`.
-Every error has one shape: `{"error": {"code": "...", "message": "...", "status": 400}}`.
+(the window nearest to refusing; milliseconds until it resets) and each window's own
+`X-{Minutely,Hourly,Daily}-RateLimit-*`; charged endpoints add `Decreased-Credits` and `Remaining-Credits`
+(v2.0's also `Remaining-{Work-Email,Direct-Email,Phone,Export}-Credits`).
+Every error has one shape: `{"message": "...", "error": {"code": "...", "message": "...", "status": 400}}`.
 """
 
 

@@ -67,17 +67,13 @@ class Lead:
 
     def items(self) -> tuple[Item, ...]:
         """What the answer reveals, one item per kind known and asked for: what is charged."""
-        if not self.found:
+        if self.person is None or self.missing:
             return ()
-        assert self.person is not None
-        out: list[Item] = []
-        if self.usable("work_email"):
-            out.append(Item(self.person.id, "work_email"))
-        if self.usable("direct_email"):
-            out.append(Item(self.person.id, "direct_email"))
-        if self.shown_phones():
-            out.append(Item(self.person.id, "phone"))
-        return tuple(out)
+        kinds = known_kinds(self.emails, self.phones) & self.query.want
+        return tuple(Item(self.person.id, kind) for kind in _ORDER if kind in kinds)
+
+
+_ORDER: tuple[DataKind, ...] = ("work_email", "direct_email", "phone")
 
 
 def known_kinds(emails: Sequence[EmailRow], phones: Sequence[str]) -> set[DataKind]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from leadsmith.contacts.lead import ALL_KINDS, DataKind, Lead, LeadQuery
+from leadsmith.contacts.repository import EmailRow, PersonRow
 from leadsmith.contacts.schemas import LinkedinRequest
 from leadsmith.engine.identifiers import normalise_linkedin
 from leadsmith.engine.names import join_name
@@ -22,8 +23,8 @@ _ALLOWED = "workEmail, directEmail (or personalEmail), phone"
 
 
 def _kinds(field: str, values: list[str] | None) -> frozenset[DataKind] | None:
-    if values is None:
-        return None
+    if not values:
+        return None if values is None else frozenset()
     unknown = [v for v in values if v not in KINDS]
     if unknown:
         names = ", ".join(repr(v) for v in unknown)
@@ -48,54 +49,100 @@ def _starry(values: list[str]) -> str | None:
 def profile(lead: Lead) -> dict[str, Any]:
     """``{"profile": {...}}`` with both namings; only the kinds asked for filled; an empty profile (the id
     and name sent, empty lists, null fields) for a lead not known or lacking what was required."""
-    q, p = lead.query, lead.person
-    work, direct = lead.usable("work_email"), lead.usable("direct_email")
-    phones = [international(e) for e in lead.shown_phones()]
-    emails = [
-        {"email": e.address, "valid": e.valid, "isCurrent": _current(e.kind, e.address, lead)}
-        for e in lead.shown_emails()
-    ]
-    found = lead.found and p is not None
-    first = (p.first_name or "") if found and p else None
-    last = (p.last_name or "") if found and p else None
-    name = (p.full_name or join_name(p.first_name or "", p.last_name or "")) if found and p else q.name or None
-    body: dict[str, Any] = {
-        "id": p.linkedin_id if found and p and p.linkedin_id else q.id_text,
-        "name": name,
-        "firstName": first,
-        "lastName": last,
-        "title": p.title if found and p else None,
-        "location": p.location if found and p else None,
-        "companyName": p.company_name if found and p else None,
-        "company": _company(lead),
-        "workEmails": work,
-        "starryWorkEmail": _starry(work),
-        "directEmails": direct,
-        "starryDirectEmail": _starry(direct),
-        "phones": phones,
-        "starryPhone": _starry(phones),
-        "emails": emails,
-        "fetchedAt": p.updated_at if found and p else None,
-        "professionalEmails": work,
-        "professionalEmail": _starry(work),
-        "starryProfessionalEmail": _starry(work),
-        "personalEmails": direct,
-        "personalEmail": _starry(direct),
-        "starryPersonalEmail": _starry(direct),
-        "phone": _starry(phones),
-    }
-    return {"profile": body}
-
-
-def _current(kind: str, address: str, lead: Lead) -> bool:
-    """A work address is current unless it is at a domain other than the lead's current company's."""
-    domain = lead.person.company_domain if lead.person else None
-    return kind != "pro" or domain is None or address.rsplit("@", 1)[-1].lower() == domain
-
-
-def _company(lead: Lead) -> dict[str, Any] | None:
     p = lead.person
-    if not lead.found or p is None or not (p.company_name or p.company_domain):
+    if p is None or lead.missing:
+        return _empty(lead.query)
+    want = lead.query.want
+    with_work, with_direct = "work_email" in want, "direct_email" in want
+    work: list[str] = []
+    direct: list[str] = []
+    known_pro: list[EmailRow] = []
+    personal: list[EmailRow] = []
+    predicted: list[EmailRow] = []
+    for e in lead.emails:  # one pass, in the order of the look-up: best first, the prediction last
+        if e.kind == "pro":
+            if not with_work:
+                continue
+            (predicted if e.predicted else known_pro).append(e)
+            if e.valid is not False:
+                work.append(e.address)
+        elif with_direct:
+            personal.append(e)
+            if e.valid is not False:
+                direct.append(e.address)
+    domain = p.company_domain
+    emails = [
+        {
+            "email": e.address,
+            "valid": e.valid,
+            # A work address is current unless it is at a domain other than the lead's current company's.
+            "isCurrent": e.kind != "pro" or domain is None or e.address.rsplit("@", 1)[-1].lower() == domain,
+        }
+        for e in (*known_pro, *personal, *predicted)
+    ]
+    phones = [international(e) for e in lead.phones] if "phone" in want else []
+    first_work, first_direct, first_phone = _starry(work), _starry(direct), _starry(phones)
+    return {
+        "profile": {
+            "id": p.linkedin_id or lead.query.id_text,
+            "name": p.full_name or join_name(p.first_name or "", p.last_name or ""),
+            "firstName": p.first_name or "",
+            "lastName": p.last_name or "",
+            "title": p.title,
+            "location": p.location,
+            "companyName": p.company_name,
+            "company": _company(p),
+            "workEmails": work,
+            "starryWorkEmail": first_work,
+            "directEmails": direct,
+            "starryDirectEmail": first_direct,
+            "phones": phones,
+            "starryPhone": first_phone,
+            "emails": emails,
+            "fetchedAt": p.updated_at,
+            "professionalEmails": work,
+            "professionalEmail": first_work,
+            "starryProfessionalEmail": first_work,
+            "personalEmails": direct,
+            "personalEmail": first_direct,
+            "starryPersonalEmail": first_direct,
+            "phone": first_phone,
+        }
+    }
+
+
+def _empty(query: LeadQuery) -> dict[str, Any]:
+    return {
+        "profile": {
+            "id": query.id_text,
+            "name": query.name or None,
+            "firstName": None,
+            "lastName": None,
+            "title": None,
+            "location": None,
+            "companyName": None,
+            "company": None,
+            "workEmails": [],
+            "starryWorkEmail": None,
+            "directEmails": [],
+            "starryDirectEmail": None,
+            "phones": [],
+            "starryPhone": None,
+            "emails": [],
+            "fetchedAt": None,
+            "professionalEmails": [],
+            "professionalEmail": None,
+            "starryProfessionalEmail": None,
+            "personalEmails": [],
+            "personalEmail": None,
+            "starryPersonalEmail": None,
+            "phone": None,
+        }
+    }
+
+
+def _company(p: PersonRow) -> dict[str, Any] | None:
+    if not (p.company_name or p.company_domain):
         return None
     return {
         "name": p.company_name,

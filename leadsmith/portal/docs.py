@@ -28,6 +28,7 @@ class EndpointDoc:
     headers: dict[str, str] = field(default_factory=dict)
     response: dict[str, Any] | None = None
     cost: str = ""
+    version: str = "v1"
 
 
 ENDPOINTS: tuple[EndpointDoc, ...] = (
@@ -36,8 +37,9 @@ ENDPOINTS: tuple[EndpointDoc, ...] = (
         "Verify Key",
         "GET",
         "/keys/verifyKey",
-        "Check that a key works and see which account it belongs to. Free.",
+        "Check that a key works and see which account it belongs to. Free, and not counted against the key's windows.",
         response={"user": "you@company.com"},
+        cost="free",
     ),
     EndpointDoc(
         "profile",
@@ -51,9 +53,79 @@ ENDPOINTS: tuple[EndpointDoc, ...] = (
             Field_("isPhoneRequired", "boolean", False, "Return phones (charged); 404 when none is known"),
         ),
         {"id": "https://www.linkedin.com/in/Casper-Linkedin/", "name": "Casper The Ghost"},
-        {"accept-version": "v2.0"},
+        {},
         {"profile": {"name": "Casper The Ghost", "emails": [{"email": "casper@example.com", "valid": True}]}},
         "an e-mail reveal, plus a phone reveal with isPhoneRequired; free again within the reveal window",
+    ),
+    EndpointDoc(
+        "linkedin",
+        "LinkedIn Profile (v2.0)",
+        "POST",
+        "/profile/linkedin",
+        "Kaspr API v2.0's look-up of a lead, as today's Kaspr clients send it: the same lead, addresses and phones "
+        "as /profile/profile, only the kinds dataToGet asks for, every field under v2's names and the older ones "
+        "(professionalEmails, starryPersonalEmail...). A lead not known, or lacking a kind requiredData names, is "
+        "a 200 with an empty profile, charged nothing.",
+        (
+            Field_("id", "string", True, "LinkedIn slug, any profile URL, or a Sales Navigator id"),
+            Field_("name", "string", False, "The person's name (optional here)"),
+            Field_(
+                "dataToGet",
+                "array",
+                False,
+                "Any of workEmail, directEmail (or personalEmail), phone; omitted: all; []: nothing (a free key check)",
+            ),
+            Field_("requiredData", "array", False, "Kinds without which nothing is returned (also revealed)"),
+            Field_("isPhoneRequired", "boolean", False, "v1's flag: phone asked for and required"),
+        ),
+        {"id": "linkedinId", "name": "Linkedin Name", "dataToGet": ["workEmail", "directEmail", "phone"]},
+        {"accept-version": "v2.0"},
+        {
+            "profile": {
+                "id": "linkedinId",
+                "name": "Linkedin Name",
+                "workEmails": ["linkedin.name@domain"],
+                "starryWorkEmail": "linkedin.name@domain",
+                "directEmails": ["linkedin.name@gmail.com"],
+                "phones": ["+33 1 42 68 53 00"],
+                "emails": [{"email": "linkedin.name@domain", "valid": None, "isCurrent": True}],
+                "professionalEmails": ["linkedin.name@domain"],
+            }
+        },
+        "one credit of each kind newly revealed (from the account's pool of that kind, or its general balance: "
+        "work and direct e-mails then cost one e-mail price together), plus an export credit per call that draws "
+        "anything when the account has an export pool; free again within the reveal window",
+        version="v2.0",
+    ),
+    EndpointDoc(
+        "remaining-credits",
+        "Remaining Credits (v2.0)",
+        "GET",
+        "/keys/remainingCredits",
+        "The credits left of each kind: the account's pool of that kind (-1: unlimited), or, for a kind with no "
+        "pool of its own, the general balance it draws on. personalEmailCredits is directEmailCredits again.",
+        headers={"accept-version": "v2.0"},
+        response={
+            "workEmailCredits": -1,
+            "directEmailCredits": 200,
+            "personalEmailCredits": 200,
+            "phoneCredits": 200,
+            "exportCredits": 2500,
+        },
+        cost="free, and not counted against the key's windows",
+        version="v2.0",
+    ),
+    EndpointDoc(
+        "rate-limits",
+        "Rate Limits (v2.0)",
+        "GET",
+        "/keys/rateLimits",
+        "The key's requests per day, hour and minute (null for a window it does not have): pace to minutelyLimit "
+        "and no request is refused. Answers even when a window is spent.",
+        headers={"accept-version": "v2.0"},
+        response={"dailyLimit": 500, "hourlyLimit": 500, "minutelyLimit": 60},
+        cost="free, and not counted against the key's windows",
+        version="v2.0",
     ),
     EndpointDoc(
         "domain-pattern",
@@ -128,10 +200,30 @@ ENDPOINTS: tuple[EndpointDoc, ...] = (
 
 HEADERS = (
     ("Authorization", "request", "Bearer YOUR-KEY (a bare key works too)"),
+    ("accept-version", "request", "v2.0, as Kaspr's clients send it; any value or none answers the same"),
     ("Idempotency-Key", "request", "Any unique string: a retry within 24 h gets the first answer, not charged again"),
-    ("X-RateLimit-Limit / -Remaining / -Reset", "response", "The key's hourly limit, what is left, ms until reset"),
+    (
+        "X-RateLimit-Limit / -Remaining / -Reset",
+        "response",
+        "The limit of the key's window nearest to refusing (the hour's unless it has more), what is left, ms until "
+        "reset",
+    ),
+    (
+        "X-Minutely- / X-Hourly- / X-Daily-RateLimit-Limit, -Remaining",
+        "response",
+        "Each of the key's windows",
+    ),
     ("Retry-After", "response", "With a 429: seconds until the key may call again"),
-    ("Decreased-Credits / Remaining-Credits", "response", "What this request cost, and the balance after it"),
+    (
+        "Decreased-Credits / Remaining-Credits",
+        "response",
+        "What this request drew (pools included), and the general balance after it",
+    ),
+    (
+        "Remaining-Work-Email- / -Direct-Email- / -Phone- / -Export-Credits",
+        "response",
+        "v2.0: each kind's credits left",
+    ),
     ("X-Request-Id", "response", "This request's id (yours, if you send one)"),
 )
 
@@ -174,7 +266,7 @@ def examples(doc: EndpointDoc, base_url: str, key: str = "YOUR-API-KEY") -> dict
     js = [f'const response = await fetch("{url}", {{', f'  method: "{doc.method}",', f"  headers: {_json(headers)},"]
     if doc.body is not None:
         js += [f"  body: JSON.stringify({_json(doc.body)}),"]
-    js += ["});", "console.log(response.status, await response.json());"]
+    js += ["});", "console.log(response.status);", "console.log(await response.text());"]
     return {"shell": shell, "python": "\n".join(py), "ruby": "\n".join(rb), "javascript": "\n".join(js)}
 
 
