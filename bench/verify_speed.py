@@ -113,6 +113,8 @@ def main() -> None:
                     smtp_recipients_per_session=per_session,
                     verify_concurrency=args.domains,
                     verify_test_domains=True,
+                    verify_private_networks=True,
+                    dns_canary="d0.test",
                 )
                 elapsed, counts = asyncio.run(run(Verifier.from_settings(settings), emails))
                 s = stats()

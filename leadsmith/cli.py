@@ -96,20 +96,39 @@ def serve(
         os.environ.setdefault("LEADSMITH_VERIFY_BACKGROUND", "false")
     get_settings.cache_clear()
     settings = _settings()
-    if demo:
-        _load_demo(settings)
-    else:
-        migrate.upgrade(settings.database_url)
     bind_host, bind_port = host or settings.host, port if port is not None else settings.port
-    out.print(
-        f"leadsmith on http://{bind_host}:{bind_port}  (docs: /docs, {settings.workers} worker(s), "
-        f"counters: {settings.counters_backend()})"
-    )
-    try:
-        server.run(settings, bind_host, bind_port)
+    try:  # first: a server that cannot listen changes nothing in the store
+        sock = server.bind(settings, bind_host, bind_port)
     except server.AddressInUse as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
+    bind_port = sock.getsockname()[1]
+    if demo:
+        _load_demo(settings)
+    else:
+        _run(settings, _nothing)
+    out.print(
+        f"leadsmith on http://{bind_host}:{bind_port}  (docs: /docs, {settings.workers} worker(s), "
+        f"counters: {settings.counters_backend()})",
+        soft_wrap=True,
+    )
+    out.print(_background_notice(settings), highlight=False, soft_wrap=True)
+    server.run(settings, bind_host, bind_port, sock)
+
+
+async def _nothing(_: Database) -> None:
+    """Opening the store (after migrating it) is the check: a store the server cannot use fails here."""
+
+
+def _background_notice(settings: Settings) -> str:
+    if not settings.verify_background:
+        return "background verification: off (LEADSMITH_VERIFY_BACKGROUND=true turns it on)"
+    how = f"DNS, then SMTP on port {settings.smtp_port}" if settings.smtp_probe else "DNS only"
+    sender = settings.smtp_mail_from or f"verify@{settings.smtp_ehlo_name or 'this host'}"
+    return (
+        "background verification: on. Stored and predicted work addresses are checked against their domains'"
+        f" mail servers from this machine ({how}, as {sender}); LEADSMITH_VERIFY_BACKGROUND=false turns it off"
+    )
 
 
 @app.command("migrate")

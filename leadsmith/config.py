@@ -91,6 +91,16 @@ class Settings(BaseSettings):
     verify_test_domains: bool = Field(
         default=False, description="Accept the reserved .test domains (for tests against loopback DNS and SMTP)"
     )
+    verify_private_networks: bool = Field(
+        default=False,
+        description="Let verification connect to mail hosts at private, loopback or link-local addresses (off: "
+        "only public addresses are probed, whatever a domain's DNS says)",
+    )
+    dns_canary: str = Field(
+        default="gmail.com,outlook.com",
+        description="Comma-separated domains whose MX must resolve before a domain's absence from DNS is believed "
+        "(a resolver that answers NXDOMAIN to everything would otherwise make every address undeliverable)",
+    )
     disposable_allow: str = Field(default="", description="Comma-separated domains never treated as disposable")
     disposable_deny: str = Field(default="", description="Comma-separated domains always treated as disposable")
     webmail_allow: str = Field(default="", description="Comma-separated domains never treated as webmail")

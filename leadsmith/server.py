@@ -176,13 +176,32 @@ def config(settings: Settings, host: str, port: int) -> ServerConfig:
     )
 
 
-def run(settings: Settings, host: str, port: int) -> None:
-    """Serve until interrupted: in this process, or in ``settings.workers`` worker processes."""
+def bind(settings: Settings, host: str, port: int) -> socket.socket:
+    """The socket to serve on, bound now (AddressInUse if it cannot be): bound before anything else is
+    done, so that a server that cannot listen changes nothing (``serve --demo`` would otherwise have
+    revoked the running demo key before finding its port taken)."""
     cfg = config(settings, host, port)
+    if settings.workers > 1:
+        return cfg.bind_socket()
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = _tcp_socket(family, reuse_port=False)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise AddressInUse(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+def run(settings: Settings, host: str, port: int, sock: socket.socket | None = None) -> None:
+    """Serve until interrupted, on ``sock`` (from ``bind``; bound here if None): in this process, or in
+    ``settings.workers`` worker processes."""
+    cfg = config(settings, host, port)
+    sock = sock or bind(settings, host, port)
     if settings.workers > 1:
         # uvicorn's supervisor makes (and remakes, when one dies or on SIGHUP) its workers through this
         # module global: ours listen on sockets of their own.
         multiprocess.Process = _WorkerProcess  # type: ignore[misc]
-        multiprocess.Multiprocess(cfg, sockets=[cfg.bind_socket()]).run()
+        multiprocess.Multiprocess(cfg, sockets=[sock]).run()
     else:
-        uvicorn.Server(cfg).run()
+        uvicorn.Server(cfg).run(sockets=[sock])

@@ -42,6 +42,13 @@ class Zone:
     delay: float = 0.0  # seconds before answering (longer than the client's timeout: a timeout)
 
 
+class AllNxdomain(dict[str, Zone]):
+    """Zones of a broken resolver: NXDOMAIN for every name, well-known ones included."""
+
+    def get(self, key: str, default: Zone | None = None) -> Zone | None:  # type: ignore[override]
+        return None
+
+
 class _Resolver:
     def __init__(self, zones: Mapping[str, Zone]) -> None:
         self.zones = zones

@@ -127,6 +127,8 @@ def mail_env() -> dict[str, str]:
                     "LEADSMITH_SMTP_MAIL_FROM": "probe@leadsmith.test",
                     "LEADSMITH_SMTP_COMMAND_TIMEOUT_SECONDS": "1",
                     "LEADSMITH_VERIFY_TEST_DOMAINS": "true",
+                    "LEADSMITH_VERIFY_PRIVATE_NETWORKS": "true",  # the fakes listen on loopback
+                    "LEADSMITH_DNS_CANARY": "known.test",
                 }
             )
             _STACKS.append(stack)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from leadsmith.server import _CorkedTransport
-from tests.support import REDIS_URL, Server, base_env, cli, start_server
+from tests.support import REDIS_URL, Server, base_env, cli, start_server, temporary_database
 
 
 class RecordingTransport(asyncio.Transport):
@@ -185,3 +185,30 @@ def test_a_second_server_on_the_same_address_is_refused(database_url: str, tmp_p
         assert httpx.get(srv.url + "/healthz").status_code == 200
     finally:
         srv.stop()
+
+
+def test_serve_demo_on_a_taken_port_changes_nothing(tmp_path: Path) -> None:
+    """A `serve --demo` that cannot bind must not revoke the running demo key (nor print a new one)."""
+    with temporary_database(tmp_path) as url:
+        env = base_env(url)
+        key = cli(env, "demo").stdout.strip().splitlines()[-1]
+        srv = start_server(env, tmp_path / "server.log")
+        try:
+            port = srv.url.rsplit(":", 1)[1]
+            second = cli(env, "serve", "--demo", "--port", port, check=False, timeout=60)
+            assert second.returncode == 1 and "cannot listen" in second.stderr
+            assert "lsk_" not in second.stdout
+            time.sleep(1.2)  # past the key cache
+            r = httpx.get(srv.url + "/keys/verifyKey", headers={"Authorization": key})
+            assert r.status_code == 200, r.text
+        finally:
+            srv.stop()
+
+
+def test_serve_says_what_background_verification_does_and_how_to_stop_it(tmp_path: Path) -> None:
+    with temporary_database(tmp_path) as url:
+        for value, expected in (("true", "LEADSMITH_VERIFY_BACKGROUND=false turns it off"), ("false", "off")):
+            srv = start_server(base_env(url, LEADSMITH_VERIFY_BACKGROUND=value), tmp_path / f"serve-{value}.log")
+            srv.stop()
+            head = srv.log.read_text().splitlines()[:3]
+            assert any(line.startswith("background verification:") and expected in line for line in head), head

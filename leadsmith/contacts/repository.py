@@ -13,6 +13,7 @@ from leadsmith.db.database import Executor, Prepared
 from leadsmith.db.tables import accounts, companies, emails, people, phones, predicted_emails, reveals, verifications
 from leadsmith.metering.repository import PURSE_COLUMNS, purse_of
 from leadsmith.metering.schemas import Standing
+from leadsmith.verification.repository import trusted_status
 
 FRESH_KINDS = ("work_email", "direct_email", "phone")
 
@@ -62,7 +63,7 @@ _PERSON_COLS = (
     companies.c.domain.label("company_domain"),
     predicted_emails.c.address.label("predicted_address"),
     predicted_emails.c.score.label("predicted_score"),
-    verifications.c.status.label("predicted_status"),
+    trusted_status().label("predicted_status"),
 )
 _PERSON_FROM = (
     people.outerjoin(companies, companies.c.id == people.c.company_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -14,6 +15,7 @@ import dns.rdatatype
 import dns.resolver
 
 HostsKind = Literal["mx", "a", "null_mx", "nxdomain", "no_mail", "unknown"]
+log = logging.getLogger("leadsmith.verification")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +50,22 @@ def parse_nameservers(text: str) -> list[tuple[str, int]]:
 
 
 class MailDns:
-    """An async resolver (dnspython) with a small cache of answers per domain."""
+    """An async resolver (dnspython) with a small cache of answers per domain.
 
-    def __init__(self, nameservers: str = "", timeout: float = 5.0, cache_seconds: float = 300.0) -> None:
+    A domain's absence (NXDOMAIN, or no mail record at all) is only believed when the resolver is shown
+    to work: the MX of a canary domain that must exist resolves (checked at most every
+    ``canary_seconds``). A resolver that answers NXDOMAIN to everything (seen on a machine whose DNS was
+    broken) would otherwise make every address undeliverable; its answers then count as a DNS failure.
+    """
+
+    def __init__(
+        self,
+        nameservers: str = "",
+        timeout: float = 5.0,
+        cache_seconds: float = 300.0,
+        canary: str = "",
+        canary_seconds: float = 30.0,
+    ) -> None:
         servers = parse_nameservers(nameservers)
         self.resolver = dns.asyncresolver.Resolver(configure=not servers)
         if servers:
@@ -60,6 +75,37 @@ class MailDns:
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, MailHosts]] = {}
         self._hosts: dict[str, tuple[float, tuple[str, ...]]] = {}
+        self.canary = tuple(d.strip().lower() for d in canary.split(",") if d.strip())
+        self.canary_seconds = canary_seconds
+        self._works: tuple[float, bool] = (0.0, True)
+        self._failing = False
+
+    async def works(self) -> bool:
+        """Whether the resolver answers for a domain that must exist (any one of the canaries' MX)."""
+        if not self.canary:
+            return True
+        now = time.monotonic()
+        if self._works[0] > now:
+            return self._works[1]
+        ok = False
+        for domain in self.canary:
+            try:
+                await self.resolver.resolve(domain, "MX", search=False)
+                ok = True
+                break
+            except dns.exception.DNSException:
+                continue
+        self._works = (now + self.canary_seconds, ok)
+        if not ok and not self._failing:
+            log.warning(
+                "DNS is failing: the resolver could not find %s; no address is judged undeliverable from DNS "
+                "until it works again (set LEADSMITH_DNS_NAMESERVERS to a working resolver)",
+                " or ".join(self.canary),
+            )
+        elif ok and self._failing:
+            log.warning("DNS works again: domains' absence from DNS is believed again")
+        self._failing = not ok
+        return ok
 
     async def mail_hosts(self, domain: str) -> MailHosts:
         now = time.monotonic()
@@ -67,6 +113,9 @@ class MailDns:
         if hit and hit[0] > now:
             return hit[1]
         found = await self._look_up(domain)
+        if found.undeliverable and found.kind != "null_mx" and not await self.works():
+            canaries = " or ".join(self.canary)
+            return MailHosts("unknown", detail=f"DNS failure: the resolver answers for nothing (not even {canaries})")
         if found.kind != "unknown":  # a failed look-up is asked again next time
             if len(self._cache) > 50_000:
                 self._cache.clear()

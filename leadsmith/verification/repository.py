@@ -33,7 +33,25 @@ async def stored(db: Executor, key: str) -> Result | None:
     return Result(email, row.status, int(row.score), reasons, int(row.verified_at), row.recheck_at)
 
 
-_STATUS = Prepared(sa.select(verifications.c.status).where(verifications.c.address_key == sa.bindparam("k")))
+async def stored_many(db: Executor, keys: Sequence[str]) -> dict[str, Result]:
+    out = {}
+    for key in keys:
+        found = await stored(db, key)
+        if found is not None:
+            out[key] = found
+    return out
+
+
+def trusted_status(v: sa.TableClause = verifications) -> sa.ColumnElement[str]:
+    """A stored status as it may be acted on: an ``invalid`` still due to be asked again (a domain not
+    found in DNS once, not yet confirmed) hides nothing yet, so it reads as ``unknown``."""
+    return sa.case(
+        (sa.and_(v.c.status == "invalid", v.c.recheck_at.is_not(None)), sa.literal("unknown")),
+        else_=v.c.status,
+    )
+
+
+_STATUS = Prepared(sa.select(trusted_status().label("status")).where(verifications.c.address_key == sa.bindparam("k")))
 
 
 async def statuses(db: Executor, keys: Sequence[str]) -> dict[str, str]:
@@ -72,9 +90,11 @@ async def save(tx: Executor, results: Sequence[Result]) -> None:
         set_={c: stmt.excluded[c] for c in ("status", "score", "reasons", "verified_at", "recheck_at")},
     )
     await tx.execute(stmt, list(rows.values()))
-    # Only a verdict either way overwrites what the address was imported with.
+    # Only a verdict either way overwrites what the address was imported with (not one still to be confirmed).
     by_valid: dict[bool, list[str]] = {}
     for key, row in rows.items():
+        if row["status"] == "invalid" and row["recheck_at"] is not None:
+            continue
         valid = valid_of(str(row["status"]))
         if valid is not None:
             by_valid.setdefault(valid, []).append(key)

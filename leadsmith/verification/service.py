@@ -53,9 +53,28 @@ class VerificationService:
 
     async def verify_many(self, emails: Sequence[str], progress: Callable[[int], None] | None = None) -> list[Result]:
         results = await self.verifier.verify_many(emails, progress)
+        await self._confirm_absences(results)
         async with self.db.transaction() as tx:
             await repository.save(tx, results)
         return results
+
+    async def _confirm_absences(self, results: Sequence[Result]) -> None:
+        """A domain missing from DNS makes its addresses undeliverable only when it was missing the time
+        before too: the first such verdict is due to be asked again (``recheck_at``), and only the second,
+        confirming it, hides the address (a resolver's passing fault must not hide an address for good)."""
+        absent = [r for r in results if r.status == "invalid" and r.recheck_at is not None]
+        if not absent:
+            return
+        before = await repository.stored_many(self.db, [r.email.lower() for r in absent])
+        for r in absent:
+            earlier = before.get(r.email.lower())
+            if (
+                earlier is not None
+                and earlier.status == "invalid"
+                and str(earlier.reasons.get("dns", "")).startswith(("nxdomain", "no_mail"))
+            ):
+                r.recheck_at = None
+                r.reasons["recheck"] = "not found in DNS twice: confirmed"
 
     async def verify_due(self, limit: int | None = None, progress: Callable[[int], None] | None = None) -> int:
         """Verify stored and predicted addresses that were never verified, have aged, or are due a re-check."""

@@ -7,16 +7,31 @@ import asyncio
 import socket
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from leadsmith.clock import now_ms
 from leadsmith.config import Settings
+from leadsmith.egress import is_public, refusal
 from leadsmith.verification.mail_dns import MailDns, MailHosts
 from leadsmith.verification.rules import Address, Lists, Reply, Result, Status, parse_address, score_of, verdict
-from leadsmith.verification.smtp_probe import Probe, SmtpProber
+from leadsmith.verification.smtp_probe import Answer, Probe, SmtpProber
 
 CATCH_ALL_CACHE_SECONDS = 24 * 3600.0
+
+
+def choose_targets(
+    hosts: Sequence[str], addresses: Mapping[str, Sequence[str]], private_networks: bool
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """The (host, address) to probe for each mail host, in preference order: its first address the server
+    may reach (public, unless private networks are allowed); and why each other address was refused."""
+    targets, refused = [], []
+    for host in hosts:
+        ips = addresses.get(host, ())
+        allowed = [ip for ip in ips if private_networks or is_public(ip)]
+        refused += [refusal(host, ip, "VERIFY_PRIVATE_NETWORKS") for ip in ips if ip not in allowed]
+        targets += [(host, ip) for ip in allowed[:1]]
+    return targets, refused
 
 
 class Verifier:
@@ -29,6 +44,7 @@ class Verifier:
         concurrency: int = 32,
         recheck_ms: int = 15 * 60_000,
         test_domains: bool = False,
+        private_networks: bool = False,
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self.dns = dns
@@ -37,6 +53,7 @@ class Verifier:
         self.concurrency = concurrency
         self.recheck_ms = recheck_ms
         self.test_domains = test_domains
+        self.private_networks = private_networks
         self.clock = clock
         self._catch_all: dict[str, tuple[float, bool]] = {}
 
@@ -65,12 +82,13 @@ class Verifier:
             role_deny=s.role_deny,
         )
         return cls(
-            MailDns(s.dns_nameservers, s.dns_timeout_seconds),
+            MailDns(s.dns_nameservers, s.dns_timeout_seconds, canary=s.dns_canary),
             prober,
             lists,
             concurrency=s.verify_concurrency,
             recheck_ms=int(s.verify_recheck_minutes * 60_000),
             test_domains=s.verify_test_domains,
+            private_networks=s.verify_private_networks,
         )
 
     async def verify(self, email: str) -> Result:
@@ -125,9 +143,19 @@ class Verifier:
             reasons["mx"] = list(hosts.hosts) or None
             reasons["dns"] = hosts.kind if not hosts.detail else f"{hosts.kind}: {hosts.detail}"
         if hosts.undeliverable:
-            return [self._result(a.email, "invalid", r) for a, r in items]
+            results = [self._result(a.email, "invalid", r) for a, r in items]
+            if hosts.kind != "null_mx":
+                # The domain's absence is asked about again before the address is hidden for good
+                # (``VerificationService`` confirms it the second time).
+                for result in results:
+                    result.recheck_at = result.verified_at + self.recheck_ms
+                    result.reasons["recheck"] = "not found in DNS: asked again before the address is hidden"
+            return results
         if hosts.kind == "unknown":
-            return [self._result(a.email, "unknown", r) for a, r in items]
+            results = [self._result(a.email, "unknown", r) for a, r in items]
+            for result in results:  # DNS failed: asked again later
+                result.recheck_at = result.verified_at + self.recheck_ms
+            return results
         if self.prober is None:
             for _, r in items:
                 r["smtp"] = None
@@ -140,9 +168,10 @@ class Verifier:
         now = time.monotonic()
         cached = self._catch_all.get(domain)
         known = cached[1] if cached and cached[0] > now else None
-        targets = []
-        for host in hosts.hosts:
-            targets += [(host, ip) for ip in (await self.dns.host_addresses(host))[:1]]
+        addresses_of = {host: await self.dns.host_addresses(host) for host in hosts.hosts}
+        targets, refused = choose_targets(hosts.hosts, addresses_of, self.private_networks)
+        if not targets and refused:
+            return Probe({a: Answer(hosts.hosts[0], error=refused[0]) for a in addresses}, known)
         probe = await self.prober.probe(domain, targets, addresses, known)
         if probe.catch_all is not None:
             self._catch_all[domain] = (now + CATCH_ALL_CACHE_SECONDS, probe.catch_all)
@@ -159,7 +188,8 @@ class Verifier:
             reasons["catch_all"] = probe.catch_all
             status: Status = "unknown" if answer.error else verdict(answer.reply, probe.catch_all)
             result = self._result(address.email, status, reasons)
-            if answer.reply is Reply.GREYLISTED or (answer.error and answer.error != "connection refused"):
+            retry = answer.error and answer.error != "connection refused" and "not a public address" not in answer.error
+            if answer.reply is Reply.GREYLISTED or retry:
                 result.recheck_at = result.verified_at + self.recheck_ms
                 reasons["recheck"] = "greylisted: asked again later" if not answer.error else "asked again later"
             out.append(result)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from leadsmith.db.database import Database, open_database
 from leadsmith.db.tables import emails
 from tests.conftest import MakeAccount
+from tests.fakes import AllNxdomain, fake_dns
 from tests.support import Server, base_env, cli, start_server, temporary_database
 
 
@@ -146,3 +147,30 @@ async def test_cli_verify_stored_updates_what_profiles_show(tmp_path: Path) -> N
         finally:
             await db.close()
         assert [(r[0], bool(r[1])) for r in rows] == [("jane@known.test", True), ("nobody@known.test", False)]
+
+
+def test_a_broken_resolver_in_the_background_hides_no_address(tmp_path: Path) -> None:
+    """Background verification on a machine whose resolver answers NXDOMAIN to everything: the addresses
+    are looked at, judged unknown, and every profile keeps its work address."""
+    with temporary_database(tmp_path) as url, fake_dns(AllNxdomain()) as (nameserver, resolver):
+        env = base_env(url, LEADSMITH_VERIFY_BACKGROUND="true", LEADSMITH_DNS_NAMESERVERS=nameserver)
+        key = cli(env, "demo").stdout.strip().splitlines()[-1]
+        server = start_server(env, tmp_path / "server.log")
+        try:
+            deadline = time.monotonic() + 30
+            while sum(resolver.queries.values()) < 5:  # the background verifier is at work
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            time.sleep(2)
+            r = httpx.post(
+                f"{server.url}/profile/profile",
+                json={"id": "Casper-Linkedin", "name": "Casper"},
+                headers={"Authorization": key},
+                timeout=10,
+            )
+            assert r.json()["profile"]["currentProEmail"] == "Casper@example.com"
+            assert all(e["valid"] is not False for e in r.json()["profile"]["emails"])
+        finally:
+            server.stop()
+        log = server.log.read_text()
+        assert log.count("DNS is failing") == 1, log

@@ -31,6 +31,8 @@ def make_verifier(nameserver: str, port: int, **overrides: Any) -> Verifier:
         "smtp_connect_timeout_seconds": 2.0,
         "smtp_command_timeout_seconds": 1.0,
         "verify_test_domains": True,
+        "verify_private_networks": True,  # the fakes listen on loopback
+        "dns_canary": "known.test",
         **overrides,
     }
     return Verifier.from_settings(Settings(**values))
