@@ -25,8 +25,9 @@ from leadsmith.contacts.demo import DEMO_ACCOUNT, demo_records
 from leadsmith.contacts.files import ImportFile
 from leadsmith.contacts.import_service import COUNTS, ImportService, ImportSummary
 from leadsmith.contacts.parallel import default_jobs, parse_file_in, process_pool
+from leadsmith.contacts.records import canonical_column, recognised_columns
 from leadsmith.db import migrate
-from leadsmith.db.database import Database, Executor, open_database
+from leadsmith.db.database import Database, Executor, open_database, shown_url, store_problem, supported_url
 from leadsmith.errors import LeadsmithError
 from leadsmith.metering import credits as credit_rules
 from leadsmith.metering import repository as metering_repository
@@ -61,8 +62,14 @@ def _settings() -> Settings:
 
 
 def _run(settings: Settings, body: Callable[[Database], Awaitable[T]], sqlite_cache_mb: int = 64) -> T:
-    """Migrate, open the store, run ``body``, close; a LeadsmithError becomes a one-line message and exit 1."""
-    migrate.upgrade(settings.database_url)
+    """Migrate, open the store, run ``body``, close; a LeadsmithError, or a store that cannot be used,
+    becomes a one-line message and exit 1 (the traceback too with --debug)."""
+    try:
+        supported_url(settings.database_url)
+        migrate.upgrade(settings.database_url)
+    except Exception as exc:
+        _store_failed(settings.database_url, exc)
+        raise
 
     async def main() -> T:
         db = open_database(
@@ -78,6 +85,32 @@ def _run(settings: Settings, body: Callable[[Database], Awaitable[T]], sqlite_ca
     except LeadsmithError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from None
+    except Exception as exc:
+        _store_failed(settings.database_url, exc)
+        raise
+
+
+_DEBUG = {"on": False}
+
+
+def _store_failed(url: str, exc: Exception) -> None:
+    """Say in one line why the store cannot be used, and exit 1; return (to show the traceback) for
+    anything else, or with --debug."""
+    problem = store_problem(url, exc)
+    if problem is None:
+        return
+    err.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True)
+    if _DEBUG["on"]:
+        return
+    raise typer.Exit(1) from None
+
+
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback of a failure")] = False,
+) -> None:
+    """leadsmith: a self-hosted contact-enrichment API server."""
+    _DEBUG["on"] = debug
 
 
 @app.command()
@@ -113,7 +146,29 @@ def serve(
         soft_wrap=True,
     )
     out.print(_background_notice(settings), highlight=False, soft_wrap=True)
+    if settings.counters_backend() == "redis" and settings.redis_url:
+        problem = redis_problem(settings.redis_url)
+        if problem:
+            err.print(f"[yellow]warning:[/yellow] {problem}", highlight=False, soft_wrap=True)
     server.run(settings, bind_host, bind_port, sock)
+
+
+def redis_problem(url: str) -> str | None:
+    """Why the Redis at ``url`` does not answer, in one sentence, or None when it does."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+        return None
+    except (RedisError, OSError) as exc:
+        return (
+            f"the Redis at {shown_url(url)} does not answer ({exc}): requests get 503 rate_limiter_unavailable "
+            "until it does. Check LEADSMITH_REDIS_URL and that Redis is running."
+        )
+    finally:
+        client.close()
 
 
 async def _nothing(_: Database) -> None:
@@ -135,7 +190,7 @@ def _background_notice(settings: Settings) -> str:
 def migrate_cmd() -> None:
     """Bring the database schema up to date."""
     settings = _settings()
-    migrate.upgrade(settings.database_url)
+    _run(settings, _nothing)
     out.print("database is up to date")
 
 
@@ -180,8 +235,15 @@ def import_cmd(
         ),
     ] = None,
 ) -> None:
-    """Import contacts; a person is merged by LinkedIn id, then by e-mail. Importing twice changes nothing."""
+    """Import contacts; a person is merged by LinkedIn id, then by e-mail. Importing twice changes nothing.
+
+    Exit status: 0 when the rows landed (a refused row is reported with its line and reason); 1 when
+    every row was refused; 2 when a file has no column the import reads (nothing is written); 3 when rows
+    landed but lines of a damaged file were skipped (a quote that never closes).
+    """
     settings = _settings()
+    for path in files:
+        _check_columns(path)
     workers = jobs or default_jobs()
     # Starting worker processes costs about a second: by default, worth it from a few tens of thousands of rows.
     if jobs is None and sum(p.stat().st_size for p in files) < PARALLEL_IMPORT_BYTES:
@@ -191,6 +253,33 @@ def import_cmd(
             settings, lambda db: _import_files(db, settings, files, source, batch_size, pool), IMPORT_CACHE_MB
         )
     _print_summary(summary, show_errors)
+    damaged = [e for e in summary.errors if e.reason.startswith("unterminated quote")]
+    if summary.rows and summary.skipped == summary.rows:
+        err.print(f"[red]error:[/red] every one of the {summary.rows} rows was refused: nothing was imported")
+        raise typer.Exit(1)
+    if damaged:
+        lines = ", ".join(str(e.line) for e in damaged[:10]) + (" ..." if len(damaged) > 10 else "")
+        err.print(
+            f"[yellow]damaged file:[/yellow] {len(damaged)} line(s) open a quote that never closes ({lines}); "
+            "they were skipped and every other row was read. Fix the quotes and import the file again."
+        )
+        raise typer.Exit(3)
+
+
+def _check_columns(path: Path) -> None:
+    """Stop before anything is written when a file names no column the import reads."""
+    with ImportFile(path) as f:
+        columns = f.columns()
+    if any(canonical_column(c) for c in columns):
+        return
+    known = "; ".join(f"{name} ({', '.join(spellings)})" for name, spellings in recognised_columns().items())
+    found = ", ".join(repr(c) for c in columns[:10]) or "none"
+    err.print(
+        f"[red]error:[/red] {path.name}: no column the import reads (found {found}). "
+        f"The columns it reads, with the spellings it accepts (any case, with spaces, _ or -): {known}. "
+        "Nothing was imported."
+    )
+    raise typer.Exit(2)
 
 
 PARALLEL_IMPORT_BYTES = 4_000_000

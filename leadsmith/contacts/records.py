@@ -42,6 +42,14 @@ _PHONE_SPLIT = re.compile(r"[;|]+|,(?=\s*\+)")
 _MAX = {"name": 512, "first_name": 255, "last_name": 255, "title": 512, "company": 255, "location": 512}
 
 
+def recognised_columns() -> dict[str, list[str]]:
+    """Each column the import reads, with the spellings it accepts (case, spaces, ``_`` and ``-`` aside)."""
+    out: dict[str, list[str]] = {}
+    for spelling, canonical in _ALIASES.items():
+        out.setdefault(canonical, []).append(spelling)
+    return out
+
+
 @lru_cache(maxsize=1024)
 def canonical_column(header: str) -> str | None:
     return _ALIASES.get(re.sub(r"[^a-z0-9]", "", header.lower()))

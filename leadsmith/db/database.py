@@ -550,6 +550,48 @@ class PostgresDatabase:
         await self._engine.dispose()
 
 
+def shown_url(url: str) -> str:
+    """A database or Redis URL as it may be printed: any password hidden."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url.split("@", 1)[-1] if "@" in url else url
+
+
+def supported_url(url: str) -> None:
+    """Refuse, in words, a database URL of a kind leadsmith cannot use."""
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if not scheme.startswith(("sqlite", "postgres")):
+        raise ValueError(
+            f"unsupported database URL scheme {scheme or url!r}: leadsmith stores its data in SQLite "
+            "(sqlite:///path/to/file.db) or PostgreSQL (postgresql://user@host/db)"
+        )
+
+
+def store_problem(url: str, exc: BaseException) -> str | None:
+    """What went wrong when the store at ``url`` could not be used, and what to do, in one sentence; None
+    when ``exc`` is no such failure (a bug, to be shown as it is)."""
+    where = shown_url(url)
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, ValueError) and "unsupported database URL" in str(exc):
+        return f"{exc} (LEADSMITH_DATABASE_URL is {where})"
+    if isinstance(exc, (ConnectionError, TimeoutError, OSError)) and not isinstance(exc, sqlite3.Error):
+        return (
+            f"cannot reach the database at {where}: {text}. Is the server running and listening there? "
+            "Check LEADSMITH_DATABASE_URL."
+        )
+    if isinstance(exc, (sa.exc.DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error)):
+        hint = "Check LEADSMITH_DATABASE_URL"
+        if "does not exist" in text and "database" in text:
+            hint = "Create the database first (createdb), or point LEADSMITH_DATABASE_URL at one that exists"
+        elif "role" in text or "password" in text or "authentication" in text:
+            hint = "Check the user and password in LEADSMITH_DATABASE_URL"
+        return f"cannot use the database at {where}: {text}. {hint}."
+    if isinstance(exc, sa.exc.ArgumentError):
+        return f"LEADSMITH_DATABASE_URL is not a database URL ({where}): {text}."
+    return None
+
+
 def open_database(
     url: str, *, busy_timeout_ms: int = 10_000, pool_size: int = 10, sqlite_cache_mb: int = 64
 ) -> Database:

@@ -11,7 +11,11 @@ from hypothesis import strategies as st
 
 from leadsmith.contacts.files import ImportFile, RawRow, block_rows
 
-CELL = st.text(alphabet=st.sampled_from(list('ab é,;"\n\r\t|x')), max_size=12)
+# A cell may hold quotes and delimiters, or quotes and line breaks: a quoted field of several lines that read
+# as rows of the file is taken for a quote left open (test_an_unterminated_quote_...).
+CELL = st.text(alphabet=st.sampled_from(list('ab é,;"\t|x')), max_size=12) | st.text(
+    alphabet=st.sampled_from(list('ab é"\n\rx')), max_size=12
+)
 TABLE = st.lists(st.lists(CELL, min_size=3, max_size=3), max_size=25)
 
 
@@ -87,3 +91,51 @@ def test_json_lines_blocks(tmp_path: Path) -> None:
         assert (rows[1].line, rows[1].error) == (3, "each line must be a JSON object")
         assert (rows[2].line, rows[2].values) == (4, {"name": "Bo\nb"})
         assert rows[3].line == 5 and (rows[3].error or "").startswith("not valid JSON")
+
+
+def _people(n: int, first: int = 0) -> str:
+    return "".join(f"Person{i} Tester,p{i}@acme.example,Engineer\n" for i in range(first, first + n))
+
+
+def test_an_unterminated_quote_is_named_and_every_other_row_read(tmp_path: Path) -> None:
+    """Line 2 opens a quote that never closes and 1,000 good rows follow: line 2 is reported, the 1,000 land."""
+    path = tmp_path / "people.csv"
+    path.write_text('name,email,title\n"Ann Broken,ann@acme.example,CEO\n' + _people(1000))
+    for size in (97, 4096, 1 << 19):
+        rows = _read(path, size)
+        bad = [r for r in rows if r.values is None]
+        assert [r.line for r in bad] == [2]
+        assert "unterminated quote" in (bad[0].error or "") and "line 2" in (bad[0].error or "")
+        assert "to the end of the file" in (bad[0].error or "")
+        good = [r for r in rows if r.values is not None]
+        assert len(good) == 1000 and good[0] == RawRow(3, {"name": "Person0 Tester", "email": "p0@acme.example",
+                                                           "title": "Engineer"})  # fmt: skip
+        assert good[-1].line == 1002
+
+
+def test_a_quote_that_closes_rows_later_swallows_nothing(tmp_path: Path) -> None:
+    """A stray quote on line 3 closed by another on line 9: both lines are reported, the rows between read."""
+    text = "name,email,title\n" + _people(1) + 'Bo"b,"b@acme.example,Dev\n' + _people(5, 1)
+    text += 'Eve,eve@acme.example,"Ops\n' + _people(3, 6)
+    path = tmp_path / "people.csv"
+    path.write_text(text.replace('Bo"b,"b@', 'Bob,"b@'))
+    for size in (13, 1 << 19):
+        rows = _read(path, size)
+        assert [r.line for r in rows if r.values is None] == [3, 9]
+        assert [r.line for r in rows if r.values is not None] == [2, 4, 5, 6, 7, 8, 10, 11, 12]
+
+
+def test_quoted_notes_over_a_few_lines_are_read_as_written(tmp_path: Path) -> None:
+    text = 'name,email,notes\nAnn,a@x.com,"Met at the fair,\nfollow up in May"\nBob,b@x.com,"line one\nline two, and three\n"'
+    path = tmp_path / "people.csv"
+    path.write_text(text)
+    expected = _reference(text + "\n")
+    assert [r for r in _read(path, 1 << 19)] == expected
+    assert expected[1].values is not None and expected[1].values["notes"] == "line one\nline two, and three\n"
+
+
+def test_an_unterminated_quote_in_a_two_column_file_runs_to_the_end_and_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text('name,email\nAnn,"ann@x.com\nBob,bob@x.com\nCarl,carl@x.com\n')
+    rows = _read(path, 1 << 19)
+    assert [(r.line, r.values is None) for r in rows] == [(2, True), (3, False), (4, False)]

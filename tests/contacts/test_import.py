@@ -399,3 +399,52 @@ def test_written_keys_are_always_told_written(written: set[str], others: set[str
     keys.add(written)
     assert keys.maybe(written | others) >= written
     assert keys.maybe(written) == written
+
+
+async def test_a_file_with_an_unterminated_quote_lands_every_other_row_and_says_so(
+    store: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    url, env = store
+    path = tmp_path / "damaged.csv"
+    rows = "".join(f"Person{i} Tester,p{i}@acme.example,Engineer\n" for i in range(1000))
+    path.write_text('name,email,title\n"Ann Broken,ann@acme.example,CEO\n' + rows)
+    out = cli(env, "import", str(path), check=False)
+    assert out.returncode == 3, out.stderr
+    summary = counts(out.stdout)
+    assert summary["rows"] == 1001 and summary["skipped"] == 1 and summary["people created"] == 1000
+    assert "line 2: skipped: unterminated quote" in out.stderr
+    assert "damaged file" in out.stderr and "(2)" in out.stderr
+    assert len((await snapshot(url))["people"]) == 1000
+
+
+async def test_a_file_with_no_column_it_reads_is_refused_before_anything_is_written(
+    store: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    url, env = store
+    for name, text in (("foo.csv", "foo,bar,baz\n1,2,3\n4,5,6\n"), ("foo.jsonl", '{"foo": 1}\n{"bar": 2}\n')):
+        path = tmp_path / name
+        path.write_text(text)
+        out = cli(env, "import", str(path), check=False)
+        assert out.returncode == 2, out.stdout
+        message = " ".join(out.stderr.split())
+        assert "no column the import reads" in message and "'foo'" in message
+        assert "linkedin (" in message and "emails (email" in message and "Nothing was imported" in message
+    assert (await snapshot(url))["people"] == []
+
+
+def test_a_file_whose_every_row_is_refused_exits_non_zero(store: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    _, env = store
+    path = tmp_path / "bad.csv"
+    path.write_text("name,email\nAnn,not-an-address\nBob,\n")
+    out = cli(env, "import", str(path), check=False)
+    assert out.returncode == 1 and "every one of the 2 rows was refused" in " ".join(out.stderr.split())
+
+
+def test_credits_grant_takes_a_negative_amount_back(store: tuple[str, dict[str, str]]) -> None:
+    _, env = store
+    cli(env, "accounts", "create", "neg@acme.example", "--credits", "10")
+    out = cli(env, "credits", "grant", "neg@acme.example", "-5", check=False)
+    assert out.returncode == 0, out.stderr
+    assert "balance now 5" in out.stdout
+    refused = cli(env, "credits", "grant", "neg@acme.example", "-50", check=False)
+    assert refused.returncode == 1 and "cannot take 50 credits from a balance of 5" in refused.stderr
