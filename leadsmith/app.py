@@ -9,7 +9,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from starlette.responses import PlainTextResponse, Response
 from starlette.staticfiles import StaticFiles
@@ -29,6 +31,7 @@ from leadsmith.usage.recorder import totals as usage_totals
 from leadsmith.verification.endpoints import router as verification_router
 
 PORTAL_STATIC = Path(__file__).parent / "portal" / "static"
+DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 
 DESCRIPTION = """\
 A self-hosted contact-enrichment API that speaks the Kaspr public API: its 2020 version (`/profile/profile`,
@@ -55,6 +58,42 @@ def _document_security(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _serve_docs_offline(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc with their scripts and styles served from here, not a CDN: a server
+    with no internet (self-hosted, behind a firewall) shows them too. The assets are fastapi-offline's
+    package data (Swagger UI and ReDoc, under their own licences)."""
+    # ReDoc's bundle shows its "powered by" logo from its CDN: the one request it would make outside.
+    redoc_js = (DOCS_ASSETS / "redoc.standalone.js").read_bytes().replace(
+        b"https://cdn.redoc.ly/redoc/logo-mini.svg", b"/docs-assets/favicon.png"
+    )
+
+    @app.get("/docs-assets/redoc.js", include_in_schema=False)
+    async def redoc_script() -> Response:
+        return Response(redoc_js, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+
+    app.mount("/docs-assets", StaticFiles(directory=str(DOCS_ASSETS)), name="docs-assets")  # after its one route
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="leadsmith - Swagger UI",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> Response:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title="leadsmith - ReDoc",
+            redoc_js_url="/docs-assets/redoc.js",
+            redoc_favicon_url="/docs-assets/favicon.png",
+            with_google_fonts=False,
+        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -87,9 +126,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=JSONResponse,
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     _document_security(app)
+    _serve_docs_offline(app)
     app.include_router(access_router)
     app.include_router(contacts_router)
     app.include_router(patterns_router)

@@ -15,7 +15,7 @@ import pytest
 from tests.support import Server
 
 pytest.importorskip("playwright")
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
@@ -132,3 +132,36 @@ def test_pages_read_on_a_phone(browser: Browser, portal_server: Server, artifact
         assert width <= 400, f"{path} scrolls sideways on a phone ({width}px)"
         shot(page, artifacts, name)
     context.close()
+
+
+@pytest.mark.parametrize(("path", "shown"), [("/docs", ".opblock-summary-path"), ("/redoc", "h2")])
+def test_the_interactive_docs_render_with_the_network_closed(
+    browser: Browser, portal_server: Server, artifacts: Path, path: str, shown: str
+) -> None:
+    """Swagger UI and ReDoc load their scripts from leadsmith itself: with every request that leaves the
+    machine refused (a server with no internet), the pages still show the endpoints."""
+    context = browser.new_context()
+    outside: list[str] = []
+
+    def only_here(route: Route) -> None:
+        url = route.request.url
+        if url.startswith(portal_server.url):
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    context.route("**/*", only_here)
+    page = context.new_page()
+    try:
+        page.goto(portal_server.url + path)
+        expect(
+            page.locator(shown).filter(has_text="/profile/linkedin" if path == "/docs" else "Get Lead (v2.0)").first
+        ).to_be_visible(timeout=15_000)
+        text = page.inner_text("body")
+        for endpoint in ("/profile/profile", "/keys/remainingCredits", "/company/domainPattern"):
+            assert endpoint in text or path == "/redoc"
+        shot(page, artifacts, f"11-docs-offline{path.replace('/', '-')}")
+    finally:
+        context.close()
+    assert outside == [], outside
