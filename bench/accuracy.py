@@ -67,6 +67,9 @@ async def ask(
         async def one(domain: str, row: dict[str, str]) -> None:
             async with sem:
                 r = await client.post("/company/emailFinder", json={"domain": domain, "name": row["name"]})
+                if r.status_code == 400:  # a name with nothing to build an address from ("=")
+                    results.append((row, []))
+                    return
                 r.raise_for_status()
                 results.append((row, r.json()["emails"]))
 
@@ -110,27 +113,38 @@ def main() -> None:
     top3 = sum(row["email"].lower() in [str(e["email"]).lower() for e in found[:3]] for row, found in answers)
     producible = 0
     buckets: dict[int, list[float]] = collections.defaultdict(lambda: [0, 0, 0.0])
+    one_word: dict[int, list[float]] = collections.defaultdict(lambda: [0, 0, 0.0])
     for row, found in answers:
         p = parse_name(row["name"])
         producible += bool(match_name(p.first, p.last, p.middle, row["email"].split("@")[0]) - {("{handle}", -1)})
         for e in found:
             score = float(e["score"])  # type: ignore[arg-type]
             b = min(9, int(score * 10))
-            buckets[b][0] += 1
-            buckets[b][1] += str(e["email"]).lower() == row["email"].lower()
-            buckets[b][2] += score
+            hit = str(e["email"]).lower() == row["email"].lower()
+            for table in (buckets, one_word) if not (p.first and p.last) else (buckets,):
+                table[b][0] += 1
+                table[b][1] += hit
+                table[b][2] += score
     print(f"{n} people at {len(split)} domains ({args.tsv.name}), two folds")
     print(f"top-1 accuracy {top1 / n:.3f}   top-3 accuracy {top3 / n:.3f}")
     print(f"baseline (the domain's most common simple pattern) top-1 {base_hits / n:.3f}")
     print(f"addresses producible from the name by the vocabulary {producible / n:.3f}")
-    print("calibration: bucket   predictions   mean score   observed   |diff|")
-    for b in sorted(buckets):
-        count, hits, total = buckets[b]
-        mean, observed = total / count, hits / count
-        flag = "  <- off by more than 0.08" if count >= 30 and abs(mean - observed) > 0.08 else ""
-        gap = abs(mean - observed)
-        bucket = f"{b / 10:.1f}-{(b + 1) / 10:.1f}"
-        print(f"  {bucket}   {int(count):>11}   {mean:>10.3f}   {observed:>8.3f}   {gap:.3f}{flag}")
+    for title, table in (("every prediction", buckets), ("one-part names only", one_word)):
+        print(f"calibration, {title}: expected calibration error {ece(table):.3f}")
+        print("  bucket   predictions   mean score   observed   |diff|")
+        for b in sorted(table):
+            count, hits, total = table[b]
+            mean, observed = total / count, hits / count
+            flag = "  <- off by more than 0.08" if count >= 30 and abs(mean - observed) > 0.08 else ""
+            gap = abs(mean - observed)
+            bucket = f"{b / 10:.1f}-{(b + 1) / 10:.1f}"
+            print(f"  {bucket}   {int(count):>11}   {mean:>10.3f}   {observed:>8.3f}   {gap:.3f}{flag}")
+
+
+def ece(table: dict[int, list[float]]) -> float:
+    """Expected calibration error: the mean |score - observed| over buckets, weighted by their predictions."""
+    n = sum(count for count, _, _ in table.values())
+    return sum(abs(total - hits) for _, hits, total in table.values()) / n if n else 0.0
 
 
 if __name__ == "__main__":

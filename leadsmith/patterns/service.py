@@ -101,6 +101,11 @@ def predict_in_file(path: str, domain: str, ranked: DomainScores) -> list[tuple[
 R = TypeVar("R")
 
 
+def _wordy(part: str | None) -> str:
+    """A part of a name, or nothing when it holds no letter or digit (an emoji, punctuation)."""
+    return part if part and any(ch.isalnum() for ch in part) else ""
+
+
 class _ReadAhead:
     """Reads an async iterator of (key, value) pairs ahead, in a task of its own, at most ``ahead``
     values unclaimed, and hands each value to the task that asks for its key. Started early, its
@@ -342,12 +347,16 @@ class PatternService:
         assert self.metering is not None
         domain = domain_field(req.domain)
         if req.firstName or req.lastName:
-            first, last, middle = req.firstName or "", req.lastName or "", ""
+            first, last, middle = _wordy(req.firstName), _wordy(req.lastName), ""
+            field = "firstName" if req.firstName else "lastName"
         elif req.name:
             parsed = parse_name(req.name)
-            first, last, middle = parsed.first, parsed.last, parsed.middle
+            first, last, middle = _wordy(parsed.first), _wordy(parsed.last), _wordy(parsed.middle)
+            field = "name"
         else:
             raise field_error("name", "give the person's name, or firstName and lastName")
+        if not (first or last):
+            raise field_error(field, "has no letter or digit to build an address from (nothing is charged)")
 
         async def work() -> Work:
             found = await self.find(domain, first, last, middle)

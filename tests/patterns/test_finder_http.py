@@ -103,3 +103,48 @@ async def test_domain_pattern_scores_come_from_the_engine(client: httpx.AsyncCli
     patterns = r.json()["patterns"]
     assert patterns[0]["pattern"] == "{first}.{last}@domain" and patterns[0]["score"] > 0.7
     assert sum(p["score"] for p in patterns) <= 1.0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"domain": "domain", "name": "🤡"},
+        {"domain": "domain", "name": "🤡 🎈"},
+        {"domain": "domain", "name": "..."},
+        {"domain": "domain", "firstName": "🤡"},
+        {"domain": "domain", "firstName": "🤡", "lastName": "-"},
+    ],
+)
+async def test_a_name_with_nothing_to_build_an_address_from_is_a_400_charged_nothing(
+    client: httpx.AsyncClient, make_account: MakeAccount, db: Database, body: dict[str, str]
+) -> None:
+    acct = await make_account(credits=5)
+    r = await client.post("/company/emailFinder", headers=auth(acct.key), json=body)
+    assert r.status_code == 400, r.text
+    assert "no letter or digit" in r.json()["message"]
+    assert r.json()["error"]["details"][0]["field"] in ("name", "firstName")
+    assert await balance_and_ledger(db, acct.id) == (5, 5)
+
+
+async def test_a_one_word_name_is_scored_by_the_domains_own_patterns(client: httpx.AsyncClient, demo_key: str) -> None:
+    """At a domain of first.last (the demo's "domain"), a lone word is rarely the whole address; where the
+    domain writes the first name alone, it often is."""
+
+    async def lone(domain: str) -> float:
+        r = await client.post("/company/emailFinder", headers=auth(demo_key), json={"domain": domain, "name": "Zorro"})
+        (only,) = r.json()["emails"]
+        assert only["email"] == f"zorro@{domain}"
+        return float(only["score"])
+
+    first_only = first_name_domain()
+    at_first_last, at_first = await lone("domain"), await lone(first_only)
+    assert at_first_last < 0.2 < at_first, (at_first_last, at_first)
+
+
+def first_name_domain() -> str:
+    """The demo's company whose addresses are the first name alone."""
+    from leadsmith.contacts.demo import COMPANIES, demo_rows
+
+    index = next(i for i, c in enumerate(COMPANIES) if c[4] == "{first}")
+    domains = list(dict.fromkeys(str(r["domain"]) for r in demo_rows() if r.get("domain")))
+    return domains[index]
