@@ -25,6 +25,24 @@ PG_ADMIN_URL = os.environ.get("LEADSMITH_TEST_PG_ADMIN", "postgresql://postgres@
 REDIS_URL = os.environ.get("LEADSMITH_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
+def shared_file(relative: str) -> Path:
+    """A file of the project's shared folder (the API reference, the finder's data), which lives beside the
+    repository, not in it: skipped with where to put it when missing, or failed under
+    LEADSMITH_REQUIRE_SHARED=1 (CI sets it, so these tests can never be skipped there in silence)."""
+    import pytest
+
+    path = SHARED / relative
+    if path.exists():
+        return path
+    message = (
+        f"needs {relative} from the project's shared folder, expected at {path} "
+        f"(put shared/ beside the repository: {SHARED})"
+    )
+    if os.environ.get("LEADSMITH_REQUIRE_SHARED") == "1":
+        pytest.fail(message + "; LEADSMITH_REQUIRE_SHARED=1 forbids skipping it")
+    pytest.skip(message)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

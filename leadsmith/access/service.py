@@ -126,7 +126,7 @@ class AccessService:
         pending, self._last_used = self._last_used, {}
         await repository.touch_keys(self.db, pending)
 
-    async def run_flusher(self, every_seconds: float = 10.0) -> None:
+    async def run_flusher(self, every_seconds: float = 2.0) -> None:
         while True:
             await asyncio.sleep(every_seconds)
             await self.flush_last_used()

@@ -118,6 +118,9 @@ class PortalService:
             return await self.access.revoke_key(tx, account.id, str(key_id))
 
     async def keys(self, account: Account) -> list[KeyState]:
+        # This worker's record of keys just used goes to the store first, so that "last used" never lags
+        # the window's count (other workers write theirs every few seconds).
+        await self.access.flush_last_used()
         now = self.clock()
         window_ms = self.settings.rate_window_seconds * 1000
         limit = account.rate_limit or self.settings.rate_limit_per_hour
@@ -145,7 +148,7 @@ class PortalService:
             "balance": purse.credits,
             "pools": [(KIND_NAMES[k], purse.pool(k)) for k in POOL_KINDS if purse.pool(k) is not None],
             "series": series,
-            "peak": max([1, *(p["ok"] + p["error"] for p in series)]),
+            "peak": max([0, *(p["ok"] + p["error"] for p in series)]),
             "by_endpoint": sorted(((e, s, n) for (e, s), n in table.items()), key=lambda r: (r[0], r[1])),
             "total": sum(n for _, _, _, n in rows),
             "ledger": ledger,

@@ -13,7 +13,7 @@ from leadsmith.engine.emails import email_kind, parse_address
 from leadsmith.engine.names import _VOCABULARY, _parsed_name, _plain_name, ascii_token, clean_text, parse_name
 from leadsmith.engine.patterns import NameParts, matching_patterns, render
 from leadsmith.engine.phones import _TYPES, Phone, _international, number_type, parse_phone, region_hint
-from tests.support import SHARED
+from tests.support import shared_file
 
 
 @pytest.mark.parametrize(
@@ -39,7 +39,7 @@ def test_parse_name_never_raises_and_keeps_a_part(text: str) -> None:
 
 
 def _train_names() -> list[str]:
-    with (SHARED / "data" / "people-train.tsv").open(newline="") as f:
+    with shared_file("data/people-train.tsv").open(newline="") as f:
         return [row["name"] for row in csv.DictReader(f, delimiter="\t")]
 
 
