@@ -65,8 +65,10 @@ def _serve_docs_offline(app: FastAPI) -> None:
     with no internet (self-hosted, behind a firewall) shows them too. The assets are fastapi-offline's
     package data (Swagger UI and ReDoc, under their own licences)."""
     # ReDoc's bundle shows its "powered by" logo from its CDN: the one request it would make outside.
-    redoc_js = (DOCS_ASSETS / "redoc.standalone.js").read_bytes().replace(
-        b"https://cdn.redoc.ly/redoc/logo-mini.svg", b"/docs-assets/favicon.png"
+    redoc_js = (
+        (DOCS_ASSETS / "redoc.standalone.js")
+        .read_bytes()
+        .replace(b"https://cdn.redoc.ly/redoc/logo-mini.svg", b"/docs-assets/favicon.png")
     )
 
     @app.get("/docs-assets/redoc.js", include_in_schema=False)
@@ -143,6 +145,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def metrics(services: ServicesDep) -> Response:
         await services.usage.flush()
         text = services.usage.prometheus(await usage_totals(services.db))
+        if services.upstream is not None:
+            text += "\n".join(services.upstream.metrics()) + "\n"
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     @app.get("/healthz", tags=["Operations"], summary="Liveness: the process answers")

@@ -34,6 +34,12 @@ from leadsmith.metering import repository as metering_repository
 from leadsmith.metering.credits import KIND_NAMES
 from leadsmith.metering.schemas import PoolKind
 from leadsmith.patterns.service import PatternService
+from leadsmith.providers import repository as provider_repository
+from leadsmith.providers.base import LOOKUPS, ProviderError, lookups_of
+from leadsmith.providers.config import ProviderConfig, ProvidersFileError
+from leadsmith.providers.config import load as load_providers
+from leadsmith.providers.registry import build as build_provider
+from leadsmith.providers.registry import factories as provider_kinds
 from leadsmith.verification.service import VerificationService
 from leadsmith.verification.verifier import Verifier
 
@@ -48,6 +54,8 @@ credits_app = typer.Typer(help="Grant credits and read balances.", no_args_is_he
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
+providers_app = typer.Typer(help="The upstream providers of LEADSMITH_PROVIDERS_FILE.", no_args_is_help=True)
+app.add_typer(providers_app, name="providers")
 
 out = Console()
 err = Console(stderr=True)
@@ -686,6 +694,115 @@ def credits_show(email: str, last: Annotated[int, typer.Option(help="Ledger rows
     table = Table("at", "credits", "delta", "balance", "reason", "endpoint")
     for row in rows:
         table.add_row(*row)
+    out.print(table)
+
+
+def _providers(settings: Settings) -> list[ProviderConfig]:
+    if settings.providers_file is None:
+        err.print("[red]error:[/red] no providers: set LEADSMITH_PROVIDERS_FILE to a TOML file of [[providers]] tables")
+        raise typer.Exit(2)
+    try:
+        return load_providers(settings.providers_file)
+    except ProvidersFileError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+@providers_app.command("list")
+def providers_list() -> None:
+    """The providers in the waterfall's order, with what they are asked for and whether their key is set."""
+    settings = _settings()
+    table = Table("#", "name", "kind", "base URL", "look-ups", "budget / month", "timeout", "key", "enabled")
+    for n, c in enumerate(_providers(settings), start=1):
+        offered = lookups_of(build_provider(c, "-")) if c.kind in provider_kinds() else frozenset()
+        asked = [lk for lk in LOOKUPS if lk in offered and (c.lookups is None or lk in c.lookups)]
+        table.add_row(
+            str(n),
+            c.name,
+            c.kind + (f" ({c.api_version})" if c.kind == "kaspr" else ""),
+            c.base_url,
+            ", ".join(asked) or "none",
+            "-" if c.monthly_budget is None else f"{c.monthly_budget:g}",
+            f"{c.timeout_seconds:g} s",
+            f"{c.api_key_env} set" if c.api_key() else f"[red]{c.api_key_env} not set[/red]",
+            "yes" if c.enabled else "no",
+        )
+    out.print(table)
+
+
+@providers_app.command("check")
+def providers_check() -> None:
+    """Make each provider's cheapest authenticated call and say what works (a wrong key is said here)."""
+    settings = _settings()
+    configs = _providers(settings)
+
+    async def check_all() -> list[tuple[str, bool, str]]:
+        results = []
+        for c in configs:
+            key = c.api_key()
+            if key is None:
+                results.append((c.name, False, f"{c.api_key_env} is not set in the environment"))
+                continue
+            provider = build_provider(c, key)
+            try:
+                async with asyncio.timeout(c.timeout_seconds):
+                    results.append((c.name, True, await provider.check()))
+            except ProviderError as exc:
+                results.append((c.name, False, exc.message))
+            except TimeoutError:
+                results.append((c.name, False, f"no answer within {c.timeout_seconds:g} s"))
+            finally:
+                await provider.close()
+        return results
+
+    results = asyncio.run(check_all())
+    for name, ok, said in results:
+        mark = "[green]ok[/green]" if ok else "[red]failed[/red]"
+        out.print(f"{name}: {mark} {said}", highlight=False, soft_wrap=True)
+    if not all(ok for _, ok, _ in results):
+        raise typer.Exit(1)
+
+
+@providers_app.command("usage")
+def providers_usage(months: Annotated[int, typer.Option(min=1, help="How many months back")] = 3) -> None:
+    """Calls, hits, misses, errors and units spent per provider and month."""
+    settings = _settings()
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    starts = []
+    year, month = now.year, now.month
+    for _ in range(months):
+        starts.append(dt.datetime(year, month, 1, tzinfo=dt.UTC))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+
+    async def body(db: Database) -> list[tuple[str, list[tuple[str, str, int, float, int]]]]:
+        found = []
+        for n, start in enumerate(starts):
+            until = int(starts[n - 1].timestamp() * 1000) if n else None
+            rows = await provider_repository.usage(db, int(start.timestamp() * 1000), until=until)
+            found.append((start.strftime("%Y-%m"), rows))
+        return found
+
+    table = Table("month", "provider", "calls", "hits", "misses", "errors", "units")
+    for label, rows in _run(settings, body):
+        by: dict[str, dict[str, float]] = {}
+        for provider, outcome, calls, units, _ in rows:
+            entry = by.setdefault(provider, {"hit": 0, "miss": 0, "error": 0, "units": 0.0})
+            entry[outcome] = entry.get(outcome, 0) + calls
+            entry["units"] += units
+        for provider, e in sorted(by.items()):
+            calls = int(e["hit"] + e["miss"] + e["error"])
+            if calls:
+                table.add_row(
+                    label,
+                    provider,
+                    str(calls),
+                    str(int(e["hit"])),
+                    str(int(e["miss"])),
+                    str(int(e["error"])),
+                    f"{e['units']:g}",
+                )
     out.print(table)
 
 

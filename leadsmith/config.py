@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -100,6 +101,14 @@ class Settings(BaseSettings):
         default="gmail.com,outlook.com",
         description="Comma-separated domains whose MX must resolve before a domain's absence from DNS is believed "
         "(a resolver that answers NXDOMAIN to everything would otherwise make every address undeliverable)",
+    )
+    providers_file: Path | None = Field(
+        default=None,
+        description="A TOML file of upstream providers ([[providers]] tables) asked, in its order, when the store "
+        "has no answer",
+    )
+    upstream_miss_ttl_hours: float = Field(
+        default=24, gt=0, description="How long what no provider knew is remembered (so it is not paid for again)"
     )
     disposable_allow: str = Field(default="", description="Comma-separated domains never treated as disposable")
     disposable_deny: str = Field(default="", description="Comma-separated domains always treated as disposable")

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from leadsmith.access.service import AccessService
 from leadsmith.config import Settings
+from leadsmith.contacts.import_service import ImportService
 from leadsmith.contacts.service import ContactsService
 from leadsmith.db.database import Database, open_database, sqlite_path
 from leadsmith.metering.counters import (
@@ -23,6 +24,7 @@ from leadsmith.metering.counters import (
 from leadsmith.metering.service import MeteringService
 from leadsmith.patterns.service import PatternService
 from leadsmith.portal.service import PortalService
+from leadsmith.providers.waterfall import Upstream
 from leadsmith.usage.recorder import UsageRecorder
 from leadsmith.verification.service import VerificationService
 from leadsmith.verification.verifier import Verifier
@@ -41,6 +43,21 @@ API_ENDPOINTS = frozenset(
         "/email/verify",
     }
 )
+
+
+def open_upstream(settings: Settings, db: Database, patterns: PatternService) -> Upstream | None:
+    """The providers of ``LEADSMITH_PROVIDERS_FILE`` (None without one), keeping answers with the import's rules."""
+    if settings.providers_file is None:
+        return None
+    importer = ImportService(db, settings.default_phone_region)
+    return Upstream.from_file(
+        settings.providers_file,
+        db,
+        importer.keep,
+        miss_ttl_hours=settings.upstream_miss_ttl_hours,
+        default_region=settings.default_phone_region,
+        learn=patterns.refresh,
+    )
 
 
 def open_counters(settings: Settings, db: Database) -> Counters:
@@ -71,6 +88,7 @@ class Services:
     verification: VerificationService
     usage: UsageRecorder
     portal: PortalService
+    upstream: Upstream | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -84,14 +102,17 @@ class Services:
         metering = MeteringService(db, settings, counters)
         patterns = PatternService(db, metering=metering)
         access = AccessService(db, settings)
+        upstream = open_upstream(settings, db, patterns)
+        patterns.upstream = upstream
         return cls(
             settings=settings,
             db=db,
             counters=counters,
             access=access,
             metering=metering,
-            contacts=ContactsService(db, settings, metering, patterns),
+            contacts=ContactsService(db, settings, metering, patterns, upstream),
             patterns=patterns,
+            upstream=upstream,
             verification=VerificationService(db, Verifier.from_settings(settings), settings, metering),
             usage=UsageRecorder(db, API_ENDPOINTS),
             portal=PortalService(db, settings, access, counters, metering),
@@ -104,6 +125,8 @@ class Services:
         self._tasks.append(asyncio.create_task(self.metering.run_purger()))
         if self.settings.verify_background:
             self._tasks.append(asyncio.create_task(self.verification.run_background()))
+        if self.upstream is not None:
+            self._tasks.append(asyncio.create_task(self.upstream.run_learner()))
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -113,6 +136,8 @@ class Services:
         await self.access.flush_last_used()
         await self.usage.flush()
         await self.counters.close()
+        if self.upstream is not None:
+            await self.upstream.close()
         await self.db.close()
 
 

@@ -369,9 +369,25 @@ class ImportService:
                     next_analyze *= 4
             await copied
 
-    async def _merge_and_write(self, records: list[Record], source: str, written: _Written | None) -> ImportSummary:
+    async def keep(
+        self, records: list[Record], source: str, then: Callable[[Executor], Awaitable[None]] | None = None
+    ) -> ImportSummary:
+        """Merge a few records into a live store with the import's rules, in one durable transaction (an
+        upstream provider's answer: paid for, so never left to an asynchronous commit), then ``then`` in
+        the same transaction. Leaves the patterns to be re-learned by the caller."""
+        return await self._merge_and_write(records, source, None, durable=True, then=then)
+
+    async def _merge_and_write(
+        self,
+        records: list[Record],
+        source: str,
+        written: _Written | None,
+        durable: bool = False,
+        then: Callable[[Executor], Awaitable[None]] | None = None,
+    ) -> ImportSummary:
         async with self.db.transaction() as tx:
-            await repo.begin_batch(tx)
+            if not durable:
+                await repo.begin_batch(tx)
             batch = _Batch(tx, source, self.clock(), written)
             await batch.load(records)
             provisional = itertools.count(-1, -1)
@@ -381,6 +397,8 @@ class ImportService:
                 fresh = await repo.allocate_ids(tx, people, len(batch.new_people))
                 _renumber(batch, dict(zip(sorted(batch.new_people, reverse=True), fresh, strict=True)))
             await batch.write()
+            if then is not None:
+                await then(tx)
         batch.remember()
         return batch.summary
 

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from leadsmith.contacts.repository import EmailRow, PersonRow
+from leadsmith.contacts.repository import EmailRow, PersonRow, shown_source
 from leadsmith.engine.identifiers import ProfileRef
 from leadsmith.metering.schemas import Item
 
@@ -38,6 +38,7 @@ class Lead:
     emails: tuple[EmailRow, ...] = ()
     phones: tuple[str, ...] = ()
     missing: frozenset[DataKind] = frozenset()
+    phone_origins: tuple[tuple[str, int], ...] = ()  # (source, first seen) of each phone, in order
 
     @property
     def found(self) -> bool:
@@ -61,6 +62,20 @@ class Lead:
         known_pro = [e for e in rows if e.kind == "pro" and not e.predicted]
         personal = [e for e in rows if e.kind != "pro" and not e.predicted]
         return known_pro + personal + [e for e in rows if e.predicted]
+
+    def sources(self, international: Callable[[str], str]) -> list[dict[str, object]]:
+        """Where each e-mail and phone shown came from ("import", or the provider's name; "prediction" for
+        an address leadsmith derived) and since when: the one field beyond Kaspr's."""
+        out: list[dict[str, object]] = []
+        for e in self.shown_emails():
+            origin = "prediction" if e.predicted else shown_source(e.source)
+            out.append({"type": "email", "value": e.address, "source": origin, "since": e.since})
+        if self.shown_phones():
+            for e164, (source, since) in zip(self.phones, self.phone_origins, strict=False):
+                out.append(
+                    {"type": "phone", "value": international(e164), "source": shown_source(source), "since": since}
+                )
+        return out
 
     def shown_phones(self) -> list[str]:
         return list(self.phones) if self.found and "phone" in self.query.want else []

@@ -41,6 +41,13 @@ class EmailRow:
     kind: str
     valid: bool | None
     predicted: bool = False
+    source: str | None = None  # what it came from: an import's label, or "provider:<name>"
+    since: int | None = None  # when it was first seen
+
+
+def shown_source(source: str | None) -> str:
+    """A stored source as the API shows it: the provider's name for an upstream answer, else "import"."""
+    return source.removeprefix("provider:") if source and source.startswith("provider:") else "import"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +107,15 @@ _STANDING = (
 
 def _person_with_emails(where: sa.ColumnElement[bool]) -> Prepared:
     return Prepared(
-        sa.select(*_PERSON_COLS, *_STANDING, emails.c.address, emails.c.kind, emails.c.valid)
+        sa.select(
+            *_PERSON_COLS,
+            *_STANDING,
+            emails.c.address,
+            emails.c.kind,
+            emails.c.valid,
+            emails.c.source,
+            emails.c.first_seen,
+        )
         .select_from(_PERSON_FROM.outerjoin(emails, emails.c.person_id == people.c.id))
         .where(where)
         .order_by(_VALID_RANK, emails.c.last_seen.desc(), emails.c.id)
@@ -141,7 +156,9 @@ async def person_by_linkedin(
         return None
     first = tuple(rows[0])
     person = PersonRow(*first[:_N_PERSON])
-    found = [EmailRow(r.address, r.kind, r.valid) for r in rows if r.address is not None]
+    found = [
+        EmailRow(r.address, r.kind, r.valid, source=r.source, since=r.first_seen) for r in rows if r.address is not None
+    ]
     purse = purse_of(first[_N_PERSON : _N_PERSON + len(PURSE_COLUMNS)])
     flags = first[_N_PERSON + len(PURSE_COLUMNS) : _N_PERSON + len(PURSE_COLUMNS) + len(FRESH_KINDS)]
     fresh = frozenset((person.id, kind) for kind, seen in zip(FRESH_KINDS, flags, strict=True) if seen)
@@ -162,6 +179,18 @@ async def phones_of(db: Executor, person_ids: Sequence[int]) -> dict[int, list[s
         for r in await db.fetch_all(_PHONES, {"ids": list(person_ids)}):
             out[r.person_id].append(r.e164)
     return out
+
+
+_PHONE_ROWS = Prepared(
+    sa.select(phones.c.e164, phones.c.source, phones.c.first_seen)
+    .where(phones.c.person_id == sa.bindparam("p"))
+    .order_by(phones.c.last_seen.desc(), phones.c.id)
+)
+
+
+async def phone_rows(db: Executor, person_id: int) -> list[tuple[str, str, int]]:
+    """A person's phones (E.164, best first) with where each came from and when it was first seen."""
+    return [(r.e164, r.source, int(r.first_seen)) for r in await db.fetch_all(_PHONE_ROWS, {"p": person_id})]
 
 
 async def company_by_domain(db: Executor, domain: str) -> Company | None:

@@ -63,6 +63,13 @@ class EmailItem(BaseModel):
     valid: bool | None = Field(description="true: deliverable; false: undeliverable; null: not verified")
 
 
+class Source(BaseModel):
+    type: str = Field(description="email or phone")
+    value: str
+    source: str = Field(description='"import", the upstream provider\'s name, or "prediction" (derived here)')
+    since: int | None = Field(description="When it was first seen, epoch ms")
+
+
 class Profile(BaseModel):
     id: str
     name: str
@@ -79,6 +86,9 @@ class Profile(BaseModel):
     currentProEmail: str | None
     processingTime: float = Field(description="Seconds spent answering")
     currentEmail: str | None
+    sources: list[Source] = Field(
+        default_factory=list, description="leadsmith's own: where each e-mail and phone came from, and since when"
+    )
 
 
 class ProfileResponse(BaseModel):
@@ -189,6 +199,9 @@ class V2Profile(BaseModel):
     personalEmail: str | None
     starryPersonalEmail: str | None
     phone: str | None = Field(description="= starryPhone")
+    sources: list[Source] = Field(
+        default_factory=list, description="leadsmith's own: where each e-mail and phone came from, and since when"
+    )
 
 
 class LinkedinResponse(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leadsmith.access.schemas import Caller
 from leadsmith.body import domain_field
@@ -15,14 +15,18 @@ from leadsmith.contacts.lead import EMAIL_ONLY, DataKind, Lead, LeadQuery, known
 from leadsmith.contacts.repository import EmailRow, PersonRow
 from leadsmith.contacts.schemas import DomainRequest, EmployeesRequest, LinkedinRequest, ProfileRequest
 from leadsmith.db.database import Database
-from leadsmith.engine.identifiers import normalise_linkedin
+from leadsmith.engine.identifiers import ProfileRef, normalise_linkedin
 from leadsmith.engine.names import join_name
 from leadsmith.engine.phones import international
 from leadsmith.errors import NotFound, coded, field_error
-from leadsmith.metering.schemas import Charged, Item, Work
+from leadsmith.metering.schemas import Charged, Item, Standing, Work
 from leadsmith.metering.service import MeteringService, RequestContext
 from leadsmith.patterns.service import PatternService
+from leadsmith.providers.waterfall import Need
 from leadsmith.verification.rules import valid_of
+
+if TYPE_CHECKING:
+    from leadsmith.providers.waterfall import Upstream
 
 
 def _email_items(rows: Sequence[EmailRow]) -> list[dict[str, Any]]:
@@ -98,12 +102,25 @@ def employee_payload(p: PersonRow, emails: Sequence[EmailRow], phones: Sequence[
     }
 
 
+def need_of(query: LeadQuery, emails: Sequence[EmailRow] | None, phones: Sequence[object]) -> Need:
+    """What the store lacks for ``query`` (``emails`` None: the lead is not known): an e-mail of a kind asked
+    for (any one of them, as a v1 profile takes either), a phone when one is asked for. A prediction is
+    not a known address."""
+    kinds = frozenset(
+        kind for kind, wanted in (("pro", "work_email"), ("personal", "direct_email")) if wanted in query.want
+    )
+    has_email = emails is not None and any(e.kind in kinds and e.valid is not False and not e.predicted for e in emails)
+    phone = "phone" in query.want and not phones
+    return Need(frozenset() if has_email else kinds, phone)
+
+
 @dataclass
 class ContactsService:
     db: Database
     settings: Settings
     metering: MeteringService
     patterns: PatternService
+    upstream: Upstream | None = None
 
     async def lead(
         self, caller: Caller, ctx: RequestContext, query: LeadQuery, shape: Callable[[Lead], object]
@@ -112,22 +129,36 @@ class ContactsService:
         one service call under ``/profile/profile`` and ``/profile/linkedin``, which differ only in
         ``shape`` (the answer under their own names; it may refuse a lead with an error)."""
 
-        async def work() -> Work:
-            ref = query.ref
-            if ref is None or not query.want:
-                return Work(shape(Lead(query)))
+        async def look(
+            ref: ProfileRef,
+        ) -> tuple[PersonRow, list[EmailRow], Standing, list[tuple[str, str, int]]] | None:
             found = await repository.person_by_linkedin(
                 self.db, ref.key, ref.kind == "sales_navigator", caller.account_id, self.metering.fresh_since()
             )
             if found is None:
-                return Work(shape(Lead(query)))
+                return None
             person, emails, standing = found
+            phones = await repository.phone_rows(self.db, person.id) if "phone" in query.want else []
+            return person, emails, standing, phones
+
+        async def work() -> Work:
+            ref = query.ref
+            if ref is None or not query.want:
+                return Work(shape(Lead(query)))
+            found = await look(ref)
+            if self.upstream is not None:
+                need = need_of(query, found[1] if found else None, found[3] if found else [])
+                if not need.empty:
+                    await self.upstream.profile(caller.account_id, ref, query.name, need)
+                    found = await look(ref)
+            if found is None:
+                return Work(shape(Lead(query)))
+            person, emails, standing, phone_rows = found
             emails = with_prediction(person, emails, self.settings.finder_min_score)
-            phones: list[str] = []
-            if "phone" in query.want:
-                phones = (await repository.phones_of(self.db, [person.id]))[person.id]
+            phones = [e164 for e164, _, _ in phone_rows]
             missing = frozenset(query.require - known_kinds(emails, phones))
-            lead = Lead(query, person, tuple(emails), tuple(phones), missing)
+            origins = tuple((source, since) for _, source, since in phone_rows)
+            lead = Lead(query, person, tuple(emails), tuple(phones), missing, origins)
             return Work(shape(lead), lead.items(), standing=standing)
 
         ref_key = query.ref.key if query.ref is not None else query.id_text
@@ -154,7 +185,9 @@ class ContactsService:
                     "phone_not_found",
                     "no phone is known for this lead and isPhoneRequired is true: nothing returned or charged",
                 )
-            return profile_payload(lead.person, lead.emails, lead.phones, ctx.started)
+            payload = profile_payload(lead.person, lead.emails, lead.phones, ctx.started)
+            payload["profile"]["sources"] = lead.sources(international)
+            return payload
 
         return await self.lead(caller, ctx, query, shape)
 
@@ -167,6 +200,9 @@ class ContactsService:
 
         async def work() -> Work:
             ranked = await self.patterns.scores(domain)
+            if not ranked.known_pairs and self.upstream is not None:
+                await self.upstream.pattern(caller.account_id, domain)
+                ranked = await self.patterns.scores(domain, fresh=True)
             if not ranked.known_pairs and await repository.company_by_domain(self.db, domain) is None:
                 raise coded(NotFound, "domain_not_found", f"nothing is known about the domain {domain!r}")
             top = ranked.patterns[: self.settings.patterns_returned]
@@ -189,13 +225,17 @@ class ContactsService:
 
         async def work() -> Work:
             company = await repository.company_by_domain(self.db, domain)
+            staff = await repository.employees(self.db, company.id, limit, req.isPhoneRequired) if company else []
+            if len(staff) < limit and self.upstream is not None:
+                await self.upstream.employees(caller.account_id, domain, limit)
+                company = await repository.company_by_domain(self.db, domain)
+                staff = await repository.employees(self.db, company.id, limit, req.isPhoneRequired) if company else []
             if company is None:
                 raise coded(
                     NotFound,
                     "domain_not_found",
                     f"no company is known at the domain {domain!r}",
                 )
-            staff = await repository.employees(self.db, company.id, limit, req.isPhoneRequired)
             ids = [p.id for p in staff]
             emails = await repository.emails_of(self.db, ids)
             for p in staff:

@@ -107,6 +107,7 @@ def profile(lead: Lead) -> dict[str, Any]:
             "personalEmail": first_direct,
             "starryPersonalEmail": first_direct,
             "phone": first_phone,
+            "sources": lead.sources(international),
         }
     }
 
@@ -137,6 +138,7 @@ def _empty(query: LeadQuery) -> dict[str, Any]:
             "personalEmail": None,
             "starryPersonalEmail": None,
             "phone": None,
+            "sources": [],
         }
     }
 

@@ -200,6 +200,8 @@ emails = sa.Table(
     sa.Column("source", sa.String(64), nullable=False),
     sa.Column("first_seen", Ms, nullable=False),
     sa.Column("last_seen", Ms, nullable=False),
+    # How sure the provider that gave the address is that it is the person's (0-1); NULL when imported.
+    sa.Column("confidence", sa.Float, nullable=True),
 )
 
 phones = sa.Table(
@@ -277,6 +279,40 @@ usage_hourly = sa.Table(
     sa.Column("credits", sa.BigInteger, nullable=False, server_default="0"),
     sa.PrimaryKeyConstraint("account_id", "key_id", "hour", "endpoint", "status"),
     postgresql_with=_HOT_STORAGE,
+)
+
+# Every call made to an upstream provider: what for, for whom, what came of it and what it cost.
+upstream_calls = sa.Table(
+    "upstream_calls",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("provider", sa.String(64), nullable=False),
+    sa.Column("lookup", sa.String(16), nullable=False),
+    sa.Column("account_id", Id, nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=False),  # hit, miss, error
+    sa.Column("units", sa.Float, nullable=False),
+    sa.Column("latency_ms", sa.Integer, nullable=False),
+    sa.Column("detail", sa.String(255), nullable=True),
+    sa.Column("created_at", Ms, nullable=False),
+    sa.Index("ix_upstream_calls_provider_created_at", "provider", "created_at"),
+    sa.Index("ix_upstream_calls_account_id_created_at", "account_id", "created_at"),
+)
+
+# What no provider knew, remembered for a while so that nobody pays to ask again.
+upstream_misses = sa.Table(
+    "upstream_misses",
+    metadata,
+    sa.Column("key", sa.String(320), primary_key=True),
+    sa.Column("expires_at", Ms, nullable=False),
+)
+
+# One ask upstream at a time for the same thing, across workers: the holder asks, the others wait for it.
+upstream_flights = sa.Table(
+    "upstream_flights",
+    metadata,
+    sa.Column("key", sa.String(320), primary_key=True),
+    sa.Column("holder", sa.String(64), nullable=False),
+    sa.Column("expires_at", Ms, nullable=False),
 )
 
 # The indexes none of an import's look-ups use (by name, by company, an address's person or domain).

@@ -173,6 +173,8 @@ class PatternService:
     ahead: int = 32
     # Domains stored per transaction in a refresh: one delete and one insert for them all.
     store_every: int = 64
+    # Upstream providers asked for a person's address when the store knows none (see providers/).
+    upstream: Any = None
     _prior: tuple[float, dict[PatternKey, float]] | None = field(default=None, repr=False)
     _scores: dict[str, tuple[float, DomainScores]] = field(default_factory=dict, repr=False)
 
@@ -289,11 +291,12 @@ class PatternService:
             self._prior = (now + self.prior_cache_seconds, stored or dict(DEFAULT_PRIOR))
         return self._prior[1]
 
-    async def scores(self, domain: str) -> DomainScores:
-        """A domain's pattern scores; cached as long as the prior, since both only change on import."""
+    async def scores(self, domain: str, fresh: bool = False) -> DomainScores:
+        """A domain's pattern scores; cached as long as the prior, since both only change on import
+        (``fresh``: computed again, after upstream answers were learned)."""
         now = time.monotonic()
         cached = self._scores.get(domain)
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > now and not fresh:
             return cached[1]
         computed = await self._compute_scores(domain)
         if len(self._scores) > 10_000:
@@ -360,6 +363,9 @@ class PatternService:
 
         async def work() -> Work:
             found = await self.find(domain, first, last, middle)
+            if self.upstream is not None and first and last and not any(c.known for c in found.candidates):
+                await self.upstream.email(caller.account_id, first, last, domain)
+                found = await self.find(domain, first, last, middle)
             payload = {
                 "emails": [
                     {"email": c.email, "score": round(c.score, 4), "pattern": c.pattern, "valid": c.valid}

@@ -12,6 +12,7 @@ from tests.support import Server, cli
 PROFILE_FIELDS = {
     "id", "name", "firstName", "lastName", "emails", "currentProEmails", "currentPersonalEmails", "phones",
     "location", "title", "companyName", "fetchedAt", "currentProEmail", "processingTime", "currentEmail",
+    "sources",  # leadsmith's one field beyond the reference's
 }  # fmt: skip
 EMPLOYEE_FIELDS = {"firstName", "lastName", "name", "company", "job", "email", "emails", "phones", "phone", "location"}
 

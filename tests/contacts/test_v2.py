@@ -28,7 +28,7 @@ V2_FIELDS = {
     "id", "name", "firstName", "lastName", "title", "location", "companyName", "company", "workEmails",
     "starryWorkEmail", "directEmails", "starryDirectEmail", "phones", "starryPhone", "emails", "fetchedAt",
     "professionalEmails", "professionalEmail", "starryProfessionalEmail", "personalEmails", "personalEmail",
-    "starryPersonalEmail", "phone",
+    "starryPersonalEmail", "phone", "sources",
 }  # fmt: skip
 # Leads of the demo set, with what is known of each.
 LEADS = {

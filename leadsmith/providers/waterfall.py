@@ -1,0 +1,454 @@
+"""The waterfall: when the store cannot answer, ask the configured providers in order, keep what they
+say, and never pay twice for the same thing.
+
+- Order and stop rule: providers are asked in the providers file's order, and the first answer that
+  satisfies the request ends it (an e-mail already known to be undeliverable satisfies nothing).
+- Keep: every answer is merged into the store with the import's rules (``ImportService.keep``), its
+  addresses' verdicts and confidences kept, provenance in each address's and phone's ``source``
+  (``provider:<name>``) and first-seen time; its domains' patterns are re-learned in the background.
+  The caller then reads the store as for any look-up, and is charged by the same rules.
+- Pay once: what no provider knew is remembered (``LEADSMITH_UPSTREAM_MISS_TTL_HOURS``); concurrent
+  asks for the same thing make one upstream call, across workers (a flight row in the store).
+- Faults: a timeout, a 5xx or a 429 skips the provider for this request; Retry-After is honoured; a
+  provider failing again and again is left alone for a cool-down (a circuit breaker); a refused key or
+  no credits left is said once in the log and the provider rested; an exhausted monthly budget skips it.
+  None of it becomes an error for the caller, and no provider holds a request past its timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from leadsmith.clock import HOUR_MS, Clock, now_ms
+from leadsmith.contacts.records import Record, parse_row
+from leadsmith.db.database import Database, Executor
+from leadsmith.engine.emails import email_kind
+from leadsmith.engine.identifiers import ProfileRef
+from leadsmith.providers import repository
+from leadsmith.providers.base import Answer, FoundPerson, Lookup, ProfileQuery, ProviderError, lookups_of
+from leadsmith.providers.config import ProviderConfig, load
+from leadsmith.providers.registry import build
+from leadsmith.verification import repository as verification_repository
+
+log = logging.getLogger("leadsmith.providers")
+
+FAILURES_TO_OPEN = 3  # consecutive failures that open a provider's circuit
+COOL_DOWN_SECONDS = 30.0
+RATE_LIMITED_SECONDS = 30.0  # a 429 that did not say how long
+REST_SECONDS = {"auth": 600.0, "payment": 3600.0}  # a refused key, no credits left: said once, asked again later
+POLL_SECONDS = 0.01  # how often a worker waiting for another's flight looks again
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    """What a request lacks: an e-mail (of these kinds: "pro", "personal"), a phone."""
+
+    email_kinds: frozenset[str] = frozenset()
+    phone: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not self.email_kinds and not self.phone
+
+    def label(self) -> str:
+        return "+".join([*sorted(self.email_kinds), *(["phone"] if self.phone else [])])
+
+
+@dataclass
+class Slot:
+    """One configured provider with its state in this worker."""
+
+    config: ProviderConfig
+    provider: Any
+    lookups: frozenset[Lookup]
+    gate: asyncio.Semaphore
+    blocked_until: float = 0.0
+    blocked_why: str = ""
+    failures: int = 0
+    said: set[str] = field(default_factory=set)
+    calls: Counter[str] = field(default_factory=Counter)
+    latency_sum: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def usable(self, lookup: Lookup) -> bool:
+        wanted = self.config.lookups
+        return self.config.enabled and lookup in self.lookups and (wanted is None or lookup in wanted)
+
+
+@dataclass
+class Upstream:
+    db: Database
+    slots: list[Slot]
+    keep: Callable[[list[Record], str, Callable[[Executor], Awaitable[None]]], Awaitable[Any]]
+    miss_ttl_hours: float = 24.0
+    default_region: str | None = None
+    clock: Clock = now_ms
+    learn: Callable[[set[str]], Awaitable[Any]] | None = None
+    _holder: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
+    _local: dict[str, asyncio.Future[None]] = field(default_factory=dict)
+    _to_learn: set[str] = field(default_factory=set)
+
+    @staticmethod
+    def configs(path: Path) -> list[ProviderConfig]:
+        return load(path)
+
+    @classmethod
+    def from_file(
+        cls,
+        path: Path,
+        db: Database,
+        keep: Callable[[list[Record], str, Callable[[Executor], Awaitable[None]]], Awaitable[Any]],
+        **options: Any,
+    ) -> Upstream:
+        slots = []
+        for config in load(path):
+            key = config.api_key()
+            if key is None:
+                log.warning(
+                    "provider %s: %s is not set in the environment, so it is not asked", config.name, config.api_key_env
+                )
+                continue
+            provider = build(config, key)
+            slots.append(Slot(config, provider, lookups_of(provider), asyncio.Semaphore(config.concurrency)))
+        return cls(db, slots, keep, **options)
+
+    def offers(self, lookup: Lookup) -> bool:
+        return any(s.usable(lookup) for s in self.slots)
+
+    # --- the look-ups
+
+    async def profile(self, account_id: int, ref: ProfileRef, name: str | None, need: Need) -> None:
+        """Ask for a lead the store lacks ``need`` for; what comes back is in the store when this returns."""
+        if need.empty or not self.offers("profile"):
+            return
+        slug = ref.value
+        url = (
+            f"https://www.linkedin.com/in/{slug}"
+            if ref.kind == "public"
+            else f"https://www.linkedin.com/sales/lead/{slug}"
+        )
+        query = ProfileQuery(slug, url, name or None, need.phone)
+
+        async def ask(slot: Slot) -> Answer:
+            answer: Answer = await slot.provider.profile(query)
+            return answer
+
+        linkedin = {"linkedin": url}
+        await self._once(f"profile:{ref.key}:{need.label()}", "profile", account_id, ask, need, linkedin)
+
+    async def email(self, account_id: int, first: str, last: str, domain: str) -> None:
+        if not self.offers("email"):
+            return
+
+        async def ask(slot: Slot) -> Answer:
+            answer: Answer = await slot.provider.email(first, last, domain)
+            return answer
+
+        key = f"email:{domain}:{first.lower()}:{last.lower()}"
+        await self._once(key, "email", account_id, ask, Need(frozenset({"pro"})), {"domain": domain})
+
+    async def employees(self, account_id: int, domain: str, limit: int) -> None:
+        if not self.offers("employees"):
+            return
+
+        async def ask(slot: Slot) -> Answer:
+            answer: Answer = await slot.provider.employees(domain, limit)
+            return answer
+
+        await self._once(
+            f"employees:{domain}", "employees", account_id, ask, Need(frozenset({"pro"})), {"domain": domain}
+        )
+
+    async def pattern(self, account_id: int, domain: str) -> None:
+        if not self.offers("pattern"):
+            return
+
+        async def ask(slot: Slot) -> Answer:
+            answer: Answer = await slot.provider.pattern(domain)
+            return answer
+
+        await self._once(f"pattern:{domain}", "pattern", account_id, ask, Need(frozenset({"pro"})), {"domain": domain})
+        if self.learn is not None:  # the caller reads the patterns next: learn them now
+            await self._learn_now()
+
+    # --- pay once
+
+    async def _once(
+        self,
+        key: str,
+        lookup: Lookup,
+        account_id: int,
+        ask: Callable[[Slot], Awaitable[Answer]],
+        need: Need,
+        force: dict[str, str],
+    ) -> None:
+        """Ask unless no provider knew ``key`` lately; one ask at a time per key in this worker (the others
+        wait for it) and across workers (through a flight row in the store)."""
+        now = self.clock()
+        if await repository.missed(self.db, key, now):
+            return
+        running = self._local.get(key)
+        if running is not None:
+            await asyncio.shield(running)
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._local[key] = done
+        budget = sum(s.config.timeout_seconds for s in self.slots if s.usable(lookup)) + 2.0
+        try:
+            if await self._take(key, budget):
+                try:
+                    outcome = await self._ask_in_order(lookup, account_id, ask, need, force)
+                    if outcome is False:
+                        expires = self.clock() + int(self.miss_ttl_hours * HOUR_MS)
+                        await repository.remember_miss(self.db, key, expires)
+                finally:
+                    with contextlib.suppress(Exception):
+                        await repository.end_flight(self.db, key, self._holder)
+            else:
+                await self._wait(key, budget)
+        finally:
+            done.set_result(None)
+            del self._local[key]
+
+    async def _take(self, key: str, budget: float) -> bool:
+        async with self.db.transaction() as tx:
+            return await repository.take_flight(tx, key, self._holder, self.clock(), int(budget * 1000))
+
+    async def _wait(self, key: str, budget: float) -> None:
+        """Wait for another worker's flight to land (or to run out of time)."""
+        deadline = time.monotonic() + budget
+        # Another process holds it: the store is all there is to watch.
+        while time.monotonic() < deadline and await repository.in_flight(self.db, key, self.clock()):  # noqa: ASYNC110
+            await asyncio.sleep(POLL_SECONDS)
+
+    # --- the waterfall
+
+    async def _ask_in_order(
+        self,
+        lookup: Lookup,
+        account_id: int,
+        ask: Callable[[Slot], Awaitable[Answer]],
+        need: Need,
+        force: dict[str, str],
+    ) -> bool | None:
+        """True when an answer satisfied the request; False when every provider said it knew nothing;
+        None when some could not be asked or failed (so nothing is remembered as a miss)."""
+        definitive = True
+        for slot in self.slots:
+            if not slot.usable(lookup):
+                continue
+            if not await self._ready(slot):
+                definitive = False
+                continue
+            answer = await self._call(slot, lookup, account_id, ask)
+            if answer is None:
+                definitive = False
+                continue
+            if answer.people and await self._satisfies(await self._kept(slot, answer, force), need):
+                return True
+        return False if definitive else None
+
+    async def _ready(self, slot: Slot) -> bool:
+        if slot.blocked_until > time.monotonic():
+            return False
+        budget = slot.config.monthly_budget
+        if budget is not None:
+            spent = await repository.units_since(self.db, slot.name, _month_start(self.clock()))
+            if spent >= budget:
+                self._say_once(slot, "budget", f"provider {slot.name}: its monthly budget of {budget:g} units is spent")
+                return False
+        return True
+
+    async def _call(
+        self, slot: Slot, lookup: Lookup, account_id: int, ask: Callable[[Slot], Awaitable[Answer]]
+    ) -> Answer | None:
+        started = time.monotonic()
+        outcome, units, detail = "error", 0.0, None
+        answer: Answer | None = None
+        try:
+            async with slot.gate, asyncio.timeout(slot.config.timeout_seconds):
+                answer = await ask(slot)
+            outcome, units = ("hit" if answer.people else "miss"), answer.units
+            slot.failures = 0
+        except TimeoutError:
+            detail = f"no answer within {slot.config.timeout_seconds:g} s"
+            self._failed(slot, detail)
+        except ProviderError as exc:
+            detail = exc.message
+            self._fault(slot, exc)
+        except Exception as exc:  # an adapter's bug must not become the caller's 500
+            detail = f"{type(exc).__name__}: {exc}"
+            log.exception("provider %s: unexpected error", slot.name)
+            self._failed(slot, detail)
+        seconds = time.monotonic() - started
+        slot.calls[outcome] += 1
+        slot.latency_sum += seconds
+        row = {
+            "provider": slot.name,
+            "lookup": lookup,
+            "account_id": account_id,
+            "outcome": outcome,
+            "units": units,
+            "latency_ms": int(seconds * 1000),
+            "detail": detail[:255] if detail else None,
+            "created_at": self.clock(),
+        }
+        try:
+            async with self.db.transaction() as tx:
+                await repository.record_calls(tx, [row])
+        except Exception:  # the ledger of calls must not cost the answer
+            log.exception("provider %s: could not record a call", slot.name)
+        return answer
+
+    def _fault(self, slot: Slot, exc: ProviderError) -> None:
+        if exc.kind == "rate":
+            wait = exc.retry_after if exc.retry_after is not None else RATE_LIMITED_SECONDS
+            self._block(slot, wait, "rate limited")
+        elif exc.kind in REST_SECONDS:
+            self._say_once(slot, exc.kind, exc.message + f" (asked again in {REST_SECONDS[exc.kind]:g} s)")
+            self._block(slot, REST_SECONDS[exc.kind], exc.kind)
+        else:
+            self._failed(slot, exc.message)
+
+    def _failed(self, slot: Slot, why: str) -> None:
+        slot.failures += 1
+        if slot.failures >= FAILURES_TO_OPEN:
+            if slot.blocked_why != "circuit open":
+                log.warning("provider %s: %d failures in a row (%s): left alone for %g s", slot.name,
+                            slot.failures, why, COOL_DOWN_SECONDS)  # fmt: skip
+            self._block(slot, COOL_DOWN_SECONDS, "circuit open")
+
+    @staticmethod
+    def _block(slot: Slot, seconds: float, why: str) -> None:
+        slot.blocked_until = max(slot.blocked_until, time.monotonic() + seconds)
+        slot.blocked_why = why
+
+    @staticmethod
+    def _say_once(slot: Slot, kind: str, message: str) -> None:
+        if kind not in slot.said:
+            slot.said.add(kind)
+            log.warning("%s", message)
+
+    # --- keeping what came back
+
+    async def _kept(self, slot: Slot, answer: Answer, force: dict[str, str]) -> list[Record]:
+        """Merge the answer into the store; the records as kept."""
+        records = []
+        for n, person in enumerate(answer.people, start=1):
+            row = {**person.row(), **{k: v for k, v in force.items() if k != "domain" or not person.domain}}
+            parsed = parse_row(row, n, self.default_region)
+            if isinstance(parsed, Record):
+                records.append(parsed)
+        if not records:
+            return []
+        marks = _marks(answer.people)
+
+        async def then(tx: Executor) -> None:
+            await repository.mark_addresses(tx, marks)
+
+        await self.keep(records, f"provider:{slot.name}", then)
+        self._to_learn |= {e[2] for r in records for e in r.emails if e[3] == "pro"}
+        return records
+
+    async def _satisfies(self, records: list[Record], need: Need) -> bool:
+        if need.phone and not any(r.phones for r in records):
+            return False
+        if need.email_kinds:
+            addresses = [e for r in records for e in r.emails if e[3] in need.email_kinds]
+            if not addresses:
+                return False
+            verdicts = await verification_repository.statuses(self.db, [key for _, key, _, _ in addresses])
+            undeliverable = {k for k, status in verdicts.items() if status == "invalid"}
+            known = await _known_undeliverable(self.db, [key for _, key, _, _ in addresses])
+            if all(key in undeliverable or key in known for _, key, _, _ in addresses):
+                return False
+        return True
+
+    # --- learning the patterns of what came back
+
+    async def _learn_now(self) -> None:
+        if self.learn is not None and self._to_learn:
+            domains, self._to_learn = self._to_learn, set()
+            try:
+                await self.learn(domains)
+            except Exception:
+                log.exception("could not learn the patterns of %d domains", len(domains))
+
+    async def run_learner(self, every_seconds: float = 5.0) -> None:
+        while True:
+            await asyncio.sleep(every_seconds)
+            await self._learn_now()
+
+    async def forget_old_misses(self) -> int:
+        async with self.db.transaction() as tx:
+            return await repository.forget_misses(tx, self.clock())
+
+    # --- operators
+
+    def metrics(self) -> list[str]:
+        """This worker's calls and latency per provider, in the Prometheus text format."""
+        worker = os.getpid()
+        lines = [
+            "# HELP leadsmith_upstream_calls_total Calls to upstream providers by outcome, this worker.",
+            "# TYPE leadsmith_upstream_calls_total counter",
+        ]
+        for s in self.slots:
+            for outcome in ("hit", "miss", "error"):
+                lines.append(
+                    f'leadsmith_upstream_calls_total{{provider="{s.name}",outcome="{outcome}",worker="{worker}"}} '
+                    f"{s.calls[outcome]}"
+                )
+        lines += [
+            "# HELP leadsmith_upstream_call_seconds Time spent calling upstream providers, this worker.",
+            "# TYPE leadsmith_upstream_call_seconds summary",
+        ]
+        for s in self.slots:
+            labels = f'provider="{s.name}",worker="{worker}"'
+            lines.append(f"leadsmith_upstream_call_seconds_sum{{{labels}}} {s.latency_sum:.6f}")
+            lines.append(f"leadsmith_upstream_call_seconds_count{{{labels}}} {sum(s.calls.values())}")
+        return lines
+
+    async def close(self) -> None:
+        for s in self.slots:
+            with contextlib.suppress(Exception):
+                await s.provider.close()
+
+
+def _marks(people: Iterable[FoundPerson]) -> dict[str, tuple[bool | None, float | None]]:
+    out: dict[str, tuple[bool | None, float | None]] = {}
+    for p in people:
+        for e in p.emails:
+            key = e.address.strip().lower()
+            if "@" in key and email_kind(key.rsplit("@", 1)[1]) in ("pro", "personal"):
+                out[key] = (e.valid, e.confidence)
+    return out
+
+
+async def _known_undeliverable(db: Database, keys: list[str]) -> set[str]:
+    import sqlalchemy as sa
+
+    from leadsmith.db.tables import emails
+
+    rows = await db.fetch_all(
+        sa.select(emails.c.address_key).where(emails.c.address_key.in_(keys), emails.c.valid.is_(False))
+    )
+    return {r.address_key for r in rows}
+
+
+def _month_start(now: int) -> int:
+    d = datetime.fromtimestamp(now / 1000, UTC)
+    return int(datetime(d.year, d.month, 1, tzinfo=UTC).timestamp() * 1000)
