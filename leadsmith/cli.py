@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor as PoolExecutor
 from pathlib import Path
@@ -57,8 +58,9 @@ app.add_typer(credits_app, name="credits")
 providers_app = typer.Typer(help="The upstream providers of LEADSMITH_PROVIDERS_FILE.", no_args_is_help=True)
 app.add_typer(providers_app, name="providers")
 
-out = Console()
-err = Console(stderr=True)
+# Piped into a file or another program, tables are not cut to 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
 def _settings() -> Settings:

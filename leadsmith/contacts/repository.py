@@ -193,6 +193,11 @@ async def phone_rows(db: Executor, person_id: int) -> list[tuple[str, str, int]]
     return [(r.e164, r.source, int(r.first_seen)) for r in await db.fetch_all(_PHONE_ROWS, {"p": person_id})]
 
 
+async def has_work_addresses(db: Executor, domain: str) -> bool:
+    stmt = sa.select(emails.c.id).where(emails.c.domain == domain, emails.c.kind == "pro").limit(1)
+    return await db.fetch_one(stmt) is not None
+
+
 async def company_by_domain(db: Executor, domain: str) -> Company | None:
     row = await db.fetch_one(_COMPANY, {"d": domain})
     return Company(*tuple(row)) if row else None

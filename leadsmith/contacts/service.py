@@ -201,7 +201,10 @@ class ContactsService:
         async def work() -> Work:
             ranked = await self.patterns.scores(domain)
             if not ranked.known_pairs and self.upstream is not None:
-                await self.upstream.pattern(caller.account_id, domain)
+                if await repository.has_work_addresses(self.db, domain):
+                    await self.patterns.refresh([domain])  # kept from upstream but not learned yet
+                else:
+                    await self.upstream.pattern(caller.account_id, domain)
                 ranked = await self.patterns.scores(domain, fresh=True)
             if not ranked.known_pairs and await repository.company_by_domain(self.db, domain) is None:
                 raise coded(NotFound, "domain_not_found", f"nothing is known about the domain {domain!r}")
