@@ -144,6 +144,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/metrics", tags=["Operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics(services: ServicesDep) -> Response:
         await services.usage.flush()
+        if services.upstream is not None:
+            await services.upstream.flush_calls()
         text = services.usage.prometheus(await usage_totals(services.db))
         if services.upstream is not None:
             text += "\n".join(services.upstream.metrics()) + "\n"

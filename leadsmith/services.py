@@ -57,6 +57,7 @@ def open_upstream(settings: Settings, db: Database, patterns: PatternService) ->
         miss_ttl_hours=settings.upstream_miss_ttl_hours,
         default_region=settings.default_phone_region,
         learn=patterns.refresh,
+        shared=settings.workers > 1,
     )
 
 

@@ -163,7 +163,10 @@ async def logout(request: Request) -> Response:
 
 async def _dashboard(request: Request, account: Account, **extra: Any) -> Response:
     portal = _portal(request)
-    await services_of(request).usage.flush()  # this worker's latest requests; others' arrive within seconds
+    services = services_of(request)
+    await services.usage.flush()  # this worker's latest requests; others' arrive within seconds
+    if services.upstream is not None:
+        await services.upstream.flush_calls()
     data = await portal.dashboard(account)
     keys = await portal.keys(account)
     return _render(request, "dashboard.html", {"account": account, "keys": keys, **data, **extra})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from leadsmith.access import repository as access_repository
@@ -21,6 +22,7 @@ from leadsmith.metering.schemas import POOL_KINDS
 from leadsmith.metering.service import MeteringService
 from leadsmith.portal import repository
 from leadsmith.portal.security import check_password, hash_password, new_token, password_problem, token_hash
+from leadsmith.providers import repository as provider_repository
 from leadsmith.usage import recorder as usage
 
 LOGIN_WINDOW_MS = 15 * 60_000
@@ -143,6 +145,16 @@ class PortalService:
             table[endpoint, status] += n
         series = [{"hour": h, **by_hour[h]} for h in hours]
         ledger = await metering_repository.ledger_of(self.db, account.id, 50)
+        month = datetime.fromtimestamp(now / 1000, UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        upstream: dict[str, dict[str, float]] = {}
+        for provider, outcome, calls, units, _ in await provider_repository.usage(
+            self.db, int(month.timestamp() * 1000), account.id
+        ):
+            entry = upstream.setdefault(provider, {"calls": 0, "hit": 0, "units": 0.0})
+            entry["calls"] += calls
+            entry["units"] += units
+            if outcome == "hit":
+                entry["hit"] += calls
         purse = await metering_repository.purse(self.db, account.id)
         return {
             "balance": purse.credits,
@@ -152,5 +164,6 @@ class PortalService:
             "by_endpoint": sorted(((e, s, n) for (e, s), n in table.items()), key=lambda r: (r[0], r[1])),
             "total": sum(n for _, _, _, n in rows),
             "ledger": ledger,
+            "upstream": sorted(upstream.items()),
             "days": days,
         }

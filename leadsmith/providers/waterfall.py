@@ -98,7 +98,10 @@ class Upstream:
     default_region: str | None = None
     clock: Clock = now_ms
     learn: Callable[[set[str]], Awaitable[Any]] | None = None
+    # Several processes serve this store: an ask is held in the store (a flight row), not only here.
+    shared: bool = True
     _holder: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
+    _unwritten: list[dict[str, Any]] = field(default_factory=list)
     _local: dict[str, asyncio.Future[None]] = field(default_factory=dict)
     _to_learn: set[str] = field(default_factory=set)
 
@@ -209,15 +212,16 @@ class Upstream:
         self._local[key] = done
         budget = sum(s.config.timeout_seconds for s in self.slots if s.usable(lookup)) + 2.0
         try:
-            if await self._take(key, budget):
+            if not self.shared or await self._take(key, budget):
                 try:
                     outcome = await self._ask_in_order(lookup, account_id, ask, need, force)
                     if outcome is False:
                         expires = self.clock() + int(self.miss_ttl_hours * HOUR_MS)
                         await repository.remember_miss(self.db, key, expires)
                 finally:
-                    with contextlib.suppress(Exception):
-                        await repository.end_flight(self.db, key, self._holder)
+                    if self.shared:
+                        with contextlib.suppress(Exception):
+                            await repository.end_flight(self.db, key, self._holder)
             else:
                 await self._wait(key, budget)
         finally:
@@ -268,6 +272,7 @@ class Upstream:
         budget = slot.config.monthly_budget
         if budget is not None:
             spent = await repository.units_since(self.db, slot.name, _month_start(self.clock()))
+            spent += sum(r["units"] for r in self._unwritten if r["provider"] == slot.name)
             if spent >= budget:
                 self._say_once(slot, "budget", f"provider {slot.name}: its monthly budget of {budget:g} units is spent")
                 return False
@@ -307,12 +312,20 @@ class Upstream:
             "detail": detail[:255] if detail else None,
             "created_at": self.clock(),
         }
+        self._unwritten.append(row)  # written by ``flush_calls``, off the request's path
+        return answer
+
+    async def flush_calls(self) -> None:
+        """Write the calls made since the last flush to the ledger (``upstream_calls``)."""
+        if not self._unwritten:
+            return
+        rows, self._unwritten = self._unwritten, []
         try:
             async with self.db.transaction() as tx:
-                await repository.record_calls(tx, [row])
-        except Exception:  # the ledger of calls must not cost the answer
-            log.exception("provider %s: could not record a call", slot.name)
-        return answer
+                await repository.record_calls(tx, rows)
+        except Exception:
+            self._unwritten = rows + self._unwritten  # kept for the next flush
+            raise
 
     def _fault(self, slot: Slot, exc: ProviderError) -> None:
         if exc.kind == "rate":
@@ -389,9 +402,17 @@ class Upstream:
                 log.exception("could not learn the patterns of %d domains", len(domains))
 
     async def run_learner(self, every_seconds: float = 5.0) -> None:
+        """Every few seconds: the calls' ledger written, the patterns of domains upstream answers touched learned."""
+        learned = time.monotonic()
         while True:
-            await asyncio.sleep(every_seconds)
-            await self._learn_now()
+            await asyncio.sleep(1.0)
+            try:
+                await self.flush_calls()
+            except Exception:
+                log.exception("could not write the upstream calls' ledger; retrying")
+            if time.monotonic() - learned >= every_seconds:
+                learned = time.monotonic()
+                await self._learn_now()
 
     async def forget_old_misses(self) -> int:
         async with self.db.transaction() as tx:
@@ -423,6 +444,8 @@ class Upstream:
         return lines
 
     async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.flush_calls()
         for s in self.slots:
             with contextlib.suppress(Exception):
                 await s.provider.close()

@@ -94,8 +94,11 @@ def test_a_lead_the_store_lacks_is_asked_upstream_kept_and_never_paid_for_twice(
         assert v2.json()["profile"]["workEmails"] == ["jane-upstream@acme.example"]
         assert v2.json()["profile"]["phones"] == ["+33 6 12 34 56 78"]
         assert up.total() == 1  # kept: the second ask, and another account's, are served from the store
-        usage = cli(server.env, "providers", "usage").stdout
-        assert "up1" in usage and " 1 " in usage
+        deadline = time.monotonic() + 10  # the calls' ledger is written every second
+        while "up1" not in (usage := cli(server.env, "providers", "usage").stdout):
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        assert " 1 " in usage
         metrics = httpx.get(server.url + "/metrics").text
         assert 'leadsmith_upstream_calls_total{provider="up1",outcome="hit"' in metrics
 
