@@ -3,6 +3,7 @@ transaction."""
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from leadsmith.db import bulk, tables
-from leadsmith.db.database import Database, Executor, upsert
+from leadsmith.db.database import Database, Executor, Prepared, upsert
 from leadsmith.db.tables import companies, emails, people, phones
 
 
@@ -91,8 +92,13 @@ async def allocate_ids(tx: Executor, table: sa.Table, n: int) -> list[int]:
             " SELECT array_agg(nextval(s.seq)) FROM s, generate_series(1, $2)"
         )
         return list(await raw.fetchval(sql, table.name, n))
-    top = int(await tx.scalar(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))) or 0)
+    top = int(await tx.scalar(_top_id(table)) or 0)
     return list(range(top + 1, top + 1 + n))
+
+
+@functools.cache
+def _top_id(table: sa.Table) -> Prepared:
+    return Prepared(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0)))
 
 
 async def companies_by_domain(tx: Executor, domains: Collection[str]) -> dict[str, tuple[int, str | None]]:

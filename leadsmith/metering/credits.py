@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from leadsmith.access.schemas import Prices
 from leadsmith.db.database import Executor
@@ -131,6 +131,16 @@ async def charge(
     cost = bill(new, prices, purse)
     if cost.total == 0:
         return 0, purse
+    if not cost.pools:  # the common case, in statements prepared once
+        left = await repository.charge_balance(
+            tx, account_id, cost.general, reason="charge", now=now, endpoint=endpoint, request_id=request_id
+        )
+        if left is None:
+            have = await repository.purse(tx, account_id)
+            raise InsufficientCredits(
+                shortfall(cost, have), headers={"Decreased-Credits": "0", "Remaining-Credits": str(have.credits)}
+            )
+        return cost.total, replace(purse, credits=left)
     after = await repository.debit_all(tx, account_id, cost.general, cost.pools)
     if after is None:
         have = await repository.purse(tx, account_id)

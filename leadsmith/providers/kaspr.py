@@ -8,6 +8,7 @@ A lead not known is v2's empty profile, or v1's 404. Employees come from the ref
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from leadsmith.providers.base import Answer, FoundEmail, FoundPerson, Http, ProfileQuery, ProviderError, text, texts
@@ -128,8 +129,8 @@ def _person(p: dict[str, Any], slug: str) -> FoundPerson:
     )
 
 
-def _drawn(response: Any) -> float:
+def _drawn(headers: Mapping[str, str]) -> float:
     try:
-        return float(response.headers.get("decreased-credits", "0") or 0)
+        return float(headers.get("decreased-credits", "0") or 0)
     except ValueError:
         return 0.0

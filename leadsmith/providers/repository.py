@@ -93,13 +93,18 @@ async def usage(
     return [(str(r.provider), str(r.outcome), int(r.n), float(r.units), int(r.ms)) for r in await db.fetch_all(stmt)]
 
 
+_MARK = Prepared(
+    sa.update(emails)
+    .where(emails.c.address_key == sa.bindparam("k"))
+    .values(
+        confidence=sa.func.coalesce(sa.bindparam("c", type_=sa.Float), emails.c.confidence),
+        valid=sa.func.coalesce(emails.c.valid, sa.bindparam("v", type_=sa.Boolean)),
+    )
+)
+
+
 async def mark_addresses(tx: Executor, marks: Mapping[str, tuple[bool | None, float | None]]) -> None:
     """A provider's verdict (where leadsmith has none yet) and confidence for addresses it gave."""
     for key, (valid, confidence) in marks.items():
-        values: dict[str, Any] = {}
-        if confidence is not None:
-            values["confidence"] = confidence
-        if valid is not None:
-            values["valid"] = sa.func.coalesce(emails.c.valid, valid)
-        if values:
-            await tx.execute(sa.update(emails).where(emails.c.address_key == key).values(**values))
+        if valid is not None or confidence is not None:
+            await tx.execute(_MARK, {"k": key, "c": confidence, "v": valid})

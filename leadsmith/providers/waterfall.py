@@ -262,8 +262,10 @@ class Upstream:
             if answer is None:
                 definitive = False
                 continue
-            if answer.people and await self._satisfies(await self._kept(slot, answer, force), need):
-                return True
+            if answer.people:
+                kept = await self._kept(slot, answer, force)
+                if await self._satisfies(kept, need, _marks(answer.people)):
+                    return True
         return False if definitive else None
 
     async def _ready(self, slot: Slot) -> bool:
@@ -377,17 +379,20 @@ class Upstream:
         self._to_learn |= {e[2] for r in records for e in r.emails if e[3] == "pro"}
         return records
 
-    async def _satisfies(self, records: list[Record], need: Need) -> bool:
+    async def _satisfies(
+        self, records: list[Record], need: Need, marks: dict[str, tuple[bool | None, float | None]]
+    ) -> bool:
+        """Whether what came back has what was lacking: a phone; an e-mail of a kind asked for that neither
+        the provider nor leadsmith's verifier knows to be undeliverable."""
         if need.phone and not any(r.phones for r in records):
             return False
         if need.email_kinds:
-            addresses = [e for r in records for e in r.emails if e[3] in need.email_kinds]
-            if not addresses:
+            keys = [key for r in records for _, key, _, kind in r.emails if kind in need.email_kinds]
+            deliverable = [k for k in keys if marks.get(k, (None, None))[0] is not False]
+            if not deliverable:
                 return False
-            verdicts = await verification_repository.statuses(self.db, [key for _, key, _, _ in addresses])
-            undeliverable = {k for k, status in verdicts.items() if status == "invalid"}
-            known = await _known_undeliverable(self.db, [key for _, key, _, _ in addresses])
-            if all(key in undeliverable or key in known for _, key, _, _ in addresses):
+            verdicts = await verification_repository.statuses(self.db, deliverable)
+            if all(verdicts.get(k) == "invalid" for k in deliverable):
                 return False
         return True
 
@@ -459,17 +464,6 @@ def _marks(people: Iterable[FoundPerson]) -> dict[str, tuple[bool | None, float 
             if "@" in key and email_kind(key.rsplit("@", 1)[1]) in ("pro", "personal"):
                 out[key] = (e.valid, e.confidence)
     return out
-
-
-async def _known_undeliverable(db: Database, keys: list[str]) -> set[str]:
-    import sqlalchemy as sa
-
-    from leadsmith.db.tables import emails
-
-    rows = await db.fetch_all(
-        sa.select(emails.c.address_key).where(emails.c.address_key.in_(keys), emails.c.valid.is_(False))
-    )
-    return {r.address_key for r in rows}
 
 
 def _month_start(now: int) -> int:
