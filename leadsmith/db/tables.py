@@ -315,6 +315,50 @@ upstream_flights = sa.Table(
     sa.Column("expires_at", Ms, nullable=False),
 )
 
+# Bulk jobs: one row each, and one row per item in input order, with its result once done.
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),  # public: job_ + 24 random characters
+    sa.Column("account_id", Id, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("key_id", Id, sa.ForeignKey("api_keys.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # profile, emailFinder, verify
+    sa.Column("status", sa.String(16), nullable=False),  # queued, running, done, cancelled, failed
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("processed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("found", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("credits_spent", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("counts", sa.Text, nullable=False, server_default="{}"),  # JSON: result status -> items
+    sa.Column("options", sa.Text, nullable=False, server_default="{}"),  # JSON: e.g. {"verify": true}
+    sa.Column("callback_url", sa.String(2048), nullable=True),
+    sa.Column("error", sa.String(512), nullable=True),
+    sa.Column("holder", sa.String(64), nullable=True),  # the worker working on it, while its lease lasts
+    sa.Column("lease_until", Ms, nullable=True),
+    sa.Column("not_before", Ms, nullable=True),  # resting: a window of its key is spent until then
+    sa.Column("webhook_state", sa.String(16), nullable=True),  # pending, delivered, failed
+    sa.Column("webhook_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("webhook_next_at", Ms, nullable=True),
+    sa.Column("created_at", Ms, nullable=False),
+    sa.Column("started_at", Ms, nullable=True),
+    sa.Column("finished_at", Ms, nullable=True),
+    sa.Index("ix_jobs_account_id_created_at", "account_id", "created_at"),
+    sa.Index("ix_jobs_status", "status"),
+    postgresql_with=_HOT_STORAGE,
+)
+
+job_items = sa.Table(
+    "job_items",
+    metadata,
+    sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("idx", sa.Integer, primary_key=True),
+    sa.Column("ref", sa.String(255), nullable=True),
+    sa.Column("input", sa.Text, nullable=False),  # the item as sent (JSON)
+    sa.Column("status", sa.String(24), nullable=True),  # NULL until done: found, not_found, invalid, ...
+    sa.Column("result", sa.Text, nullable=True),  # the result line (JSON)
+    sa.Column("charged", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("finished_at", Ms, nullable=True),
+)
+
 # The indexes none of an import's look-ups use (by name, by company, an address's person or domain).
 # An import into an empty store drops them and builds each after its rows, in one sort, instead of
 # inserting into them at random places row by row (a million people: rows 52 -> 40 s, builds 2 s);

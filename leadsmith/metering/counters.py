@@ -50,6 +50,11 @@ class Counters(Protocol):
         windows as the request left them, in the order given."""
         ...
 
+    async def take(self, limits: Sequence[Limit], now_ms: int, n: int) -> tuple[int, list[Window]]:
+        """Count as many of ``n`` requests as every window still has room for (a bulk job's items), in
+        all of them at once; how many, and the windows after."""
+        ...
+
     async def peek(self, key: str, window_ms: int, now_ms: int) -> Window:
         """The window's count so far, without counting (0 when it has expired or never began)."""
         ...
@@ -90,6 +95,16 @@ class MemoryCounters:
         if any(w.count >= lim.limit for w, lim in zip(seen, limits, strict=True)):
             return False, seen
         return True, [await self.hit(lim.key, lim.window_ms, now_ms) for lim in limits]
+
+    async def take(self, limits: Sequence[Limit], now_ms: int, n: int) -> tuple[int, list[Window]]:
+        seen = [await self.peek(lim.key, lim.window_ms, now_ms) for lim in limits]
+        k = max(0, min([n, *(lim.limit - w.count for w, lim in zip(seen, limits, strict=True))]))
+        out = []
+        for lim, w in zip(limits, seen, strict=True):
+            start = now_ms + w.reset_ms - lim.window_ms if w.count else now_ms
+            self._windows[lim.key] = (start, w.count + k)
+            out.append(Window(w.count + k, start + lim.window_ms - now_ms))
+        return k, out
 
     async def close(self) -> None:
         self._windows.clear()
@@ -147,6 +162,30 @@ class DatabaseCounters:
                 )
                 found = {k: Window(w.count + 1, w.reset_ms) for k, w in found.items()}
         return allowed, [found[lim.key] for lim in limits]
+
+    async def take(self, limits: Sequence[Limit], now_ms: int, n: int) -> tuple[int, list[Window]]:
+        found: dict[str, Window] = {}
+        async with self.db.transaction() as tx:
+            for lim in sorted(limits, key=lambda x: x.key):
+                ins = upsert(self.db.dialect, rate_windows).values(key=lim.key, window_start=now_ms, count=0)
+                expired = rate_windows.c.window_start + lim.window_ms <= now_ms
+                stmt = ins.on_conflict_do_update(
+                    index_elements=[rate_windows.c.key],
+                    set_={
+                        "count": sa.case((expired, 0), else_=rate_windows.c.count),
+                        "window_start": sa.case((expired, now_ms), else_=rate_windows.c.window_start),
+                    },
+                ).returning(rate_windows.c.count, rate_windows.c.window_start)
+                row = await tx.fetch_one(stmt)
+                assert row is not None
+                found[lim.key] = Window(int(row.count), int(row.window_start) + lim.window_ms - now_ms)
+            k = max(0, min([n, *(lim.limit - found[lim.key].count for lim in limits)]))
+            if k:
+                keys = [lim.key for lim in limits]
+                await tx.execute(
+                    sa.update(rate_windows).where(rate_windows.c.key.in_(keys)).values(count=rate_windows.c.count + k)
+                )
+        return k, [Window(found[lim.key].count + k, found[lim.key].reset_ms) for lim in limits]
 
     async def peek(self, key: str, window_ms: int, now_ms: int) -> Window:
         row = await self.db.fetch_one(
@@ -240,6 +279,26 @@ class FileCounters:
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
+    async def take(self, limits: Sequence[Limit], now_ms: int, n: int) -> tuple[int, list[Window]]:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            seen = []
+            for lim in limits:
+                _, _, start, _, count = self._find(lim.key, now_ms)
+                if count == 0 or start + lim.window_ms <= now_ms:
+                    start, count = now_ms, 0
+                seen.append((start, count))
+            k = max(0, min([n, *(lim.limit - c for (_, c), lim in zip(seen, limits, strict=True))]))
+            out = []
+            for lim, (start, count) in zip(limits, seen, strict=True):
+                if k:
+                    digest, offset, _, _, _ = self._find(lim.key, now_ms)
+                    self._SLOT.pack_into(self._map, offset, digest, start, lim.window_ms, count + k)
+                out.append(Window(count + k, start + lim.window_ms - now_ms))
+            return k, out
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
     async def peek(self, key: str, window_ms: int, now_ms: int) -> Window:
         fcntl.flock(self._fd, fcntl.LOCK_SH)
         try:
@@ -306,6 +365,38 @@ return out
 """
 
 
+# Count as many of ARGV[1] requests as every window has room for. KEYS: the windows' counters; ARGV[1]:
+# how many; then each window's length (ms) and limit. Returns how many, then each count and ms left.
+_TAKE_LUA = """
+local want = tonumber(ARGV[1])
+local counts, ttls = {}, {}
+for i = 1, #KEYS do
+  local ttl = redis.call('PTTL', KEYS[i])
+  local count = 0
+  if ttl == -1 then
+    redis.call('DEL', KEYS[i])
+  elseif ttl >= 0 then
+    count = tonumber(redis.call('GET', KEYS[i]) or '0')
+  end
+  if ttl < 0 then ttl = tonumber(ARGV[2 * i]) end
+  counts[i], ttls[i] = count, ttl
+  local room = tonumber(ARGV[2 * i + 1]) - count
+  if room < want then want = room end
+end
+if want < 0 then want = 0 end
+local out = {want}
+for i = 1, #KEYS do
+  if want > 0 then
+    counts[i] = redis.call('INCRBY', KEYS[i], want)
+    if counts[i] == want then redis.call('PEXPIRE', KEYS[i], ARGV[2 * i]) end
+  end
+  out[#out + 1] = counts[i]
+  out[#out + 1] = ttls[i]
+end
+return out
+"""
+
+
 def _one(limit: Limit, window: Window) -> tuple[bool, list[Window]]:
     """A single window needs no check before counting: counting every request, refused or not, lets
     through exactly ``limit`` of them, in one atomic step (the hot path of every request)."""
@@ -333,6 +424,7 @@ class RedisCounters:
         self.prefix = prefix + "rl:"
         self._sha = _sha(_HIT_LUA)  # Redis's name for it
         self._sha_all = _sha(_HIT_ALL_LUA)
+        self._sha_take = _sha(_TAKE_LUA)
 
     async def _script(self, sha: str, script: str, keys: Sequence[str], args: Sequence[int]) -> list[int]:
         from redis.exceptions import NoScriptError, RedisError
@@ -364,6 +456,12 @@ class RedisCounters:
         reply = await self._script(self._sha_all, _HIT_ALL_LUA, keys, args)
         windows = [Window(reply[1 + 2 * i], reply[2 + 2 * i]) for i in range(len(limits))]
         return bool(reply[0]), windows
+
+    async def take(self, limits: Sequence[Limit], now_ms: int, n: int) -> tuple[int, list[Window]]:
+        keys = [self.prefix + lim.key for lim in limits]
+        args = [n, *(v for lim in limits for v in (lim.window_ms, lim.limit))]
+        reply = await self._script(self._sha_take, _TAKE_LUA, keys, args)
+        return reply[0], [Window(reply[1 + 2 * i], reply[2 + 2 * i]) for i in range(len(limits))]
 
     async def peek(self, key: str, window_ms: int, now_ms: int) -> Window:
         from redis.exceptions import RedisError

@@ -107,3 +107,41 @@ async def test_file_counters_reuse_expired_slots(tmp_path: Path) -> None:
             await c.hit("key:one-too-many", HOUR, 1_000_000 + 4 * HOUR)
     finally:
         await c.close()
+
+
+async def test_several_windows_count_all_or_none(counters: Counters) -> None:
+    from leadsmith.metering.counters import Limit
+
+    limits = [Limit("k:m", 60_000, 2), Limit("k:h", HOUR, 3)]
+    results = [await counters.hit_all(limits, 1_000) for _ in range(4)]
+    assert [ok for ok, _ in results] == [True, True, False, False]
+    # A refused request spends no window: the hour's still has one left.
+    assert [w.count for w in results[-1][1]] == [2, 2]
+    if counters.name == "redis":
+        return  # Redis keeps its own clock: windows do not end in a test's made-up time
+    later = await counters.hit_all(limits, 1_000 + 60_001)  # the minute's window is over
+    assert later[0] is True and [w.count for w in later[1]] == [1, 3]
+    assert (await counters.hit_all(limits, 1_000 + 60_002))[0] is False  # now the hour's is spent
+
+
+async def test_take_grants_what_every_window_has_room_for(counters: Counters) -> None:
+    from leadsmith.metering.counters import Limit
+
+    limits = [Limit("t:m", 60_000, 10), Limit("t:h", HOUR, 25)]
+    assert (await counters.take(limits, 1_000, 4))[0] == 4
+    granted, windows = await counters.take(limits, 1_000, 100)
+    assert granted == 6 and [w.count for w in windows] == [10, 10]
+    assert (await counters.take(limits, 2_000, 5))[0] == 0
+    if counters.name == "redis":
+        return  # Redis keeps its own clock
+    granted, windows = await counters.take(limits, 1_000 + 60_001, 100)
+    assert granted == 10 and [w.count for w in windows] == [10, 20]
+    assert (await counters.take(limits, 1_000 + 120_002, 100))[0] == 5  # the hour's room is what is left
+
+
+async def test_concurrent_takes_never_grant_more_than_the_limit(counters: Counters) -> None:
+    from leadsmith.metering.counters import Limit
+
+    limits = [Limit("c:h", HOUR, 100)]
+    grants = await asyncio.gather(*(counters.take(limits, 5_000, 7) for _ in range(40)))
+    assert sum(g for g, _ in grants) == 100
