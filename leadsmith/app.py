@@ -23,6 +23,7 @@ from leadsmith.config import Settings, get_settings
 from leadsmith.contacts.endpoints import router as contacts_router
 from leadsmith.errors import install_error_handlers
 from leadsmith.http import JSONResponse
+from leadsmith.jobs.endpoints import router as jobs_router
 from leadsmith.middleware import EdgeMiddleware
 from leadsmith.patterns.endpoints import router as patterns_router
 from leadsmith.portal.endpoints import router as portal_router
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(contacts_router)
     app.include_router(patterns_router)
     app.include_router(verification_router)
+    app.include_router(jobs_router)
     app.include_router(portal_router)
     app.mount("/portal/static", StaticFiles(directory=str(PORTAL_STATIC)), name="portal-static")
 
@@ -168,5 +170,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = {"status": "ok" if ready else "unavailable", **checks, "counters_backend": services.counters.name}
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    app.add_middleware(EdgeMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(EdgeMiddleware, max_bytes=settings.max_body_bytes, bulk_max_bytes=settings.bulk_max_body_bytes)
     return app

@@ -30,10 +30,12 @@ from leadsmith.contacts.records import canonical_column, recognised_columns
 from leadsmith.db import migrate
 from leadsmith.db.database import Database, Executor, open_database, shown_url, store_problem, supported_url
 from leadsmith.errors import LeadsmithError
+from leadsmith.jobs.webhooks import account_secret as webhook_secret
 from leadsmith.metering import credits as credit_rules
 from leadsmith.metering import repository as metering_repository
 from leadsmith.metering.credits import KIND_NAMES
 from leadsmith.metering.schemas import PoolKind
+from leadsmith.metering.service import installation_secret
 from leadsmith.patterns.service import PatternService
 from leadsmith.providers import repository as provider_repository
 from leadsmith.providers.base import LOOKUPS, ProviderError, lookups_of
@@ -551,6 +553,20 @@ def _describe_account(a: Account, settings: Settings) -> str:
     )
     state = " (disabled)" if a.disabled else ""
     return f"{a.email}{state}: {a.credits} credits{'; ' + pools if pools else ''}; per key {', '.join(windows)}"
+
+
+@accounts_app.command("webhook-secret")
+def accounts_webhook_secret(email: str) -> None:
+    """The secret that signs the account's bulk job callbacks (Leadsmith-Signature); printed as the last line."""
+    settings = _settings()
+
+    async def body(db: Database) -> str:
+        account = await AccessService(db, settings).account(db, email)
+        return webhook_secret(await installation_secret(db), account.id)
+
+    secret = _run(settings, body)
+    out.print(f'{email}: callbacks are signed with HMAC-SHA256 of "<t>.<body>" under this secret:')
+    out.print(secret, highlight=False, soft_wrap=True)
 
 
 @accounts_app.command("list")

@@ -102,6 +102,18 @@ class Settings(BaseSettings):
         description="Comma-separated domains whose MX must resolve before a domain's absence from DNS is believed "
         "(a resolver that answers NXDOMAIN to everything would otherwise make every address undeliverable)",
     )
+    bulk_max_items: int = Field(default=100_000, ge=1, description="Most items one bulk job takes")
+    bulk_max_body_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=1024, description="Largest body a /bulk/* request may send"
+    )
+    bulk_batch: int = Field(default=200, ge=1, le=5000, description="Items a worker looks up and charges at once")
+    bulk_lease_seconds: float = Field(
+        default=30, gt=0, description="How long a worker holds a job between batches before another may take it"
+    )
+    bulk_retention_days: float = Field(default=30, gt=0, description="How long a finished job's results are kept")
+    webhook_private_networks: bool = Field(
+        default=False, description="Let bulk jobs' callbacks go to private, loopback or link-local addresses"
+    )
     providers_file: Path | None = Field(
         default=None,
         description="A TOML file of upstream providers ([[providers]] tables) asked, in its order, when the store "

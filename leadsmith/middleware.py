@@ -26,9 +26,10 @@ class EdgeMiddleware:
     """Gives each request an id and a start time, refuses bodies over ``max_bytes`` with a 413
     (declared or streamed), and adds the rate-limit headers that authentication left in state."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, bulk_max_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.bulk_max_bytes = bulk_max_bytes or max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -36,9 +37,10 @@ class EdgeMiddleware:
             return
         state: dict[str, Any] = scope.setdefault("state", {})
         request_id = ""
+        max_bytes = self.bulk_max_bytes if scope["path"].startswith("/bulk/") else self.max_bytes
         for key, value in scope["headers"]:
-            if key == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._refuse(send)
+            if key == b"content-length" and value.isdigit() and int(value) > max_bytes:
+                await self._refuse(send, max_bytes)
                 return
             if key == b"x-request-id":
                 incoming = value.decode("latin-1")
@@ -54,7 +56,7 @@ class EdgeMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise _TooLarge
             return message
 
@@ -75,7 +77,7 @@ class EdgeMiddleware:
             await self.app(scope, limited_receive, send_with_headers)
         except _TooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, max_bytes)
 
     @staticmethod
     def _record(scope: Scope, state: dict[str, Any], status: int, headers: list[tuple[bytes, bytes]]) -> None:
@@ -97,9 +99,9 @@ class EdgeMiddleware:
             charged,
         )
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, max_bytes: int) -> None:
         body = orjson.dumps(
-            error_payload(413, "payload_too_large", f"the request body is larger than {self.max_bytes} bytes")
+            error_payload(413, "payload_too_large", f"the request body is larger than {max_bytes} bytes")
         )
         await send(
             {

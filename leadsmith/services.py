@@ -14,6 +14,7 @@ from leadsmith.config import Settings
 from leadsmith.contacts.import_service import ImportService
 from leadsmith.contacts.service import ContactsService
 from leadsmith.db.database import Database, open_database, sqlite_path
+from leadsmith.jobs.service import JobsService
 from leadsmith.metering.counters import (
     Counters,
     DatabaseCounters,
@@ -41,6 +42,10 @@ API_ENDPOINTS = frozenset(
         "/company/domainEmployees",
         "/company/emailFinder",
         "/email/verify",
+        "/bulk/profile",
+        "/bulk/emailFinder",
+        "/bulk/verify",
+        "/bulk/jobs",
     }
 )
 
@@ -89,6 +94,7 @@ class Services:
     verification: VerificationService
     usage: UsageRecorder
     portal: PortalService
+    jobs: JobsService | None = None
     upstream: Upstream | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -105,16 +111,19 @@ class Services:
         access = AccessService(db, settings)
         upstream = open_upstream(settings, db, patterns)
         patterns.upstream = upstream
+        contacts = ContactsService(db, settings, metering, patterns, upstream)
+        verification = VerificationService(db, Verifier.from_settings(settings), settings, metering)
         return cls(
             settings=settings,
             db=db,
             counters=counters,
             access=access,
             metering=metering,
-            contacts=ContactsService(db, settings, metering, patterns, upstream),
+            contacts=contacts,
             patterns=patterns,
             upstream=upstream,
-            verification=VerificationService(db, Verifier.from_settings(settings), settings, metering),
+            jobs=JobsService(db, settings, access, metering, contacts, patterns, verification),
+            verification=verification,
             usage=UsageRecorder(db, API_ENDPOINTS),
             portal=PortalService(db, settings, access, counters, metering),
         )
@@ -128,6 +137,9 @@ class Services:
             self._tasks.append(asyncio.create_task(self.verification.run_background()))
         if self.upstream is not None:
             self._tasks.append(asyncio.create_task(self.upstream.run_learner()))
+        if self.jobs is not None:
+            for loop in (self.jobs.run(), self.jobs.run_webhooks(), self.jobs.run_purger()):
+                self._tasks.append(asyncio.create_task(loop))
 
     async def close(self) -> None:
         for task in self._tasks:

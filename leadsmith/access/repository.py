@@ -13,24 +13,21 @@ from leadsmith.db.database import Executor, Prepared
 from leadsmith.db.tables import accounts, api_keys
 from leadsmith.metering.repository import purse_of
 
-_KEY_LOOKUP = Prepared(
-    sa.select(
-        api_keys.c.id,
-        api_keys.c.prefix,
-        api_keys.c.revoked_at,
-        accounts.c.id.label("account_id"),
-        accounts.c.email,
-        accounts.c.rate_limit,
-        accounts.c.daily_limit,
-        accounts.c.minutely_limit,
-        accounts.c.disabled,
-        accounts.c.cost_email,
-        accounts.c.cost_phone,
-        accounts.c.cost_employee,
-    )
-    .join(accounts, accounts.c.id == api_keys.c.account_id)
-    .where(api_keys.c.key_hash == sa.bindparam("key_hash"))
-)
+_KEY_SELECT = sa.select(
+    api_keys.c.id,
+    api_keys.c.prefix,
+    api_keys.c.revoked_at,
+    accounts.c.id.label("account_id"),
+    accounts.c.email,
+    accounts.c.rate_limit,
+    accounts.c.daily_limit,
+    accounts.c.minutely_limit,
+    accounts.c.disabled,
+    accounts.c.cost_email,
+    accounts.c.cost_phone,
+    accounts.c.cost_employee,
+).join(accounts, accounts.c.id == api_keys.c.account_id)
+_KEY_LOOKUP = Prepared(_KEY_SELECT.where(api_keys.c.key_hash == sa.bindparam("key_hash")))
 
 _ACCOUNT_COLS = (
     accounts.c.id,
@@ -64,6 +61,13 @@ def _account(row: Row[Any]) -> Account:
 
 def _key(row: Row[Any]) -> KeyInfo:
     return KeyInfo(*tuple(row))
+
+
+_KEY_BY_ID = Prepared(_KEY_SELECT.where(api_keys.c.id == sa.bindparam("key_id")))
+
+
+async def key_by_id(db: Executor, key_id: int) -> Row[Any] | None:
+    return await db.fetch_one(_KEY_BY_ID, {"key_id": key_id})
 
 
 async def key_by_hash(db: Executor, key_hash: str) -> Row[Any] | None:

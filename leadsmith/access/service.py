@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from leadsmith.access import keys, repository
 from leadsmith.access.schemas import Account, Caller, CreatedKey, KeyInfo, Prices
@@ -99,22 +100,37 @@ class AccessService:
                     "account_disabled",
                     "the account that owns this key is disabled",
                 )
-            caller = Caller(
-                key_id=row.id,
-                account_id=row.account_id,
-                email=row.email,
-                rate_limit=row.rate_limit or self.settings.rate_limit_per_hour,
-                prices=self.prices(row.cost_email, row.cost_phone, row.cost_employee),
-                key_prefix=row.prefix,
-                daily_limit=row.daily_limit,
-                minutely_limit=row.minutely_limit,
-            )
+            caller = self._caller(row)
             if self.settings.auth_cache_seconds > 0 and header:
                 if len(self._cache) > 50_000:
                     self._cache.clear()
                 self._cache[header] = _Cached(caller, now + self.settings.auth_cache_seconds)
         self._last_used[caller.key_id] = self.clock()
         return caller
+
+    async def caller_of_key(self, key_id: int) -> Caller:
+        """The caller a key is, by its id (a bulk job works as the key that made it): refused like
+        ``authenticate`` when the key was revoked or its account disabled since."""
+        row = await repository.key_by_id(self.db, key_id)
+        if row is None:
+            raise coded(Unauthorized, "invalid_api_key", "the job's API key no longer exists")
+        if row.revoked_at is not None:
+            raise coded(Unauthorized, "revoked_api_key", "the job's API key has been revoked")
+        if row.disabled:
+            raise coded(Forbidden, "account_disabled", "the account that owns this key is disabled")
+        return self._caller(row)
+
+    def _caller(self, row: Any) -> Caller:
+        return Caller(
+            key_id=row.id,
+            account_id=row.account_id,
+            email=row.email,
+            rate_limit=row.rate_limit or self.settings.rate_limit_per_hour,
+            prices=self.prices(row.cost_email, row.cost_phone, row.cost_employee),
+            key_prefix=row.prefix,
+            daily_limit=row.daily_limit,
+            minutely_limit=row.minutely_limit,
+        )
 
     def forget(self) -> None:
         """Drop cached keys (after a revocation in this process)."""

@@ -165,6 +165,49 @@ async def person_by_linkedin(
     return person, found, Standing(purse, fresh)
 
 
+_MANY = {
+    column: sa.select(
+        *_PERSON_COLS, emails.c.address, emails.c.kind, emails.c.valid, emails.c.source, emails.c.first_seen, column
+    )
+    .select_from(_PERSON_FROM.outerjoin(emails, emails.c.person_id == people.c.id))
+    .where(column.in_(sa.bindparam("keys", expanding=True)))
+    .order_by(people.c.id, _VALID_RANK, emails.c.last_seen.desc(), emails.c.id)
+    for column in (people.c.linkedin_key, people.c.sales_nav_id)
+}
+
+
+async def people_by_linkedin_many(
+    db: Executor, keys: Sequence[str], sales_navigator: bool = False
+) -> dict[str, tuple[PersonRow, list[EmailRow]]]:
+    """Many people by LinkedIn key (or Sales Navigator id), with their addresses best first: a bulk job's
+    batch in one query."""
+    out: dict[str, tuple[PersonRow, list[EmailRow]]] = {}
+    if not keys:
+        return out
+    column = people.c.sales_nav_id if sales_navigator else people.c.linkedin_key
+    for r in await db.fetch_all(_MANY[column], {"keys": list(dict.fromkeys(keys))}):
+        values = tuple(r)
+        key = values[-1]
+        if key not in out:
+            out[key] = (PersonRow(*values[:_N_PERSON]), [])
+        if r.address is not None:
+            out[key][1].append(EmailRow(r.address, r.kind, r.valid, source=r.source, since=r.first_seen))
+    return out
+
+
+async def phone_rows_many(db: Executor, person_ids: Sequence[int]) -> dict[int, list[tuple[str, str, int]]]:
+    out: dict[int, list[tuple[str, str, int]]] = defaultdict(list)
+    if person_ids:
+        stmt = (
+            sa.select(phones.c.person_id, phones.c.e164, phones.c.source, phones.c.first_seen)
+            .where(phones.c.person_id.in_(sa.bindparam("ids", expanding=True)))
+            .order_by(phones.c.person_id, phones.c.last_seen.desc(), phones.c.id)
+        )
+        for r in await db.fetch_all(stmt, {"ids": list(person_ids)}):
+            out[r.person_id].append((r.e164, r.source, int(r.first_seen)))
+    return out
+
+
 async def emails_of(db: Executor, person_ids: Sequence[int]) -> dict[int, list[EmailRow]]:
     out: dict[int, list[EmailRow]] = defaultdict(list)
     if person_ids:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -154,16 +155,69 @@ class ContactsService:
             if found is None:
                 return Work(shape(Lead(query)))
             person, emails, standing, phone_rows = found
-            emails = with_prediction(person, emails, self.settings.finder_min_score)
-            phones = [e164 for e164, _, _ in phone_rows]
-            missing = frozenset(query.require - known_kinds(emails, phones))
-            origins = tuple((source, since) for _, source, since in phone_rows)
-            lead = Lead(query, person, tuple(emails), tuple(phones), missing, origins)
+            lead = self.lead_of(query, person, emails, phone_rows)
             return Work(shape(lead), lead.items(), standing=standing)
 
         ref_key = query.ref.key if query.ref is not None else query.id_text
         params = {"ref": ref_key, "want": sorted(query.want), "require": sorted(query.require)}
         return await self.metering.charged(caller, ctx, params, work)
+
+    def lead_of(
+        self, query: LeadQuery, person: PersonRow, emails: list[EmailRow], phone_rows: Sequence[tuple[str, str, int]]
+    ) -> Lead:
+        """What is known of a person, cut to ``query``: the prediction added, requirements checked."""
+        emails = with_prediction(person, emails, self.settings.finder_min_score)
+        phones = [e164 for e164, _, _ in phone_rows]
+        missing = frozenset(query.require - known_kinds(emails, phones))
+        origins = tuple((source, since) for _, source, since in phone_rows)
+        return Lead(query, person, tuple(emails), tuple(phones), missing, origins)
+
+    async def leads(self, account_id: int, queries: Sequence[LeadQuery], concurrency: int = 8) -> list[Lead]:
+        """Many leads at once (a bulk job's batch), by the same rules as ``lead``: one query for the store's,
+        then the upstream providers for those it lacks something for, then one query again for those."""
+
+        async def look(qs: Sequence[LeadQuery]) -> dict[tuple[str, str], tuple[PersonRow, list[EmailRow]]]:
+            found: dict[tuple[str, str], tuple[PersonRow, list[EmailRow]]] = {}
+            for kind in ("public", "sales_navigator"):
+                keys = [q.ref.key for q in qs if q.ref is not None and q.ref.kind == kind]
+                for key, row in (await repository.people_by_linkedin_many(self.db, keys, kind != "public")).items():
+                    found[kind, key] = row
+            return found
+
+        found = await look(queries)
+        ids = [p.id for p, _ in found.values()]
+        phones = await repository.phone_rows_many(self.db, ids) if any("phone" in q.want for q in queries) else {}
+        if self.upstream is not None:
+            gate = asyncio.Semaphore(concurrency)
+            lacking = []
+            for q in queries:
+                if q.ref is None or not q.want:
+                    continue
+                row = found.get((q.ref.kind, q.ref.key))
+                need = need_of(q, row[1] if row else None, phones.get(row[0].id, []) if row else [])
+                if not need.empty:
+                    lacking.append((q, need))
+
+            async def ask(q: LeadQuery, need: Need) -> None:
+                assert self.upstream is not None
+                assert q.ref is not None
+                async with gate:
+                    await self.upstream.profile(account_id, q.ref, q.name, need)
+
+            if lacking:
+                await asyncio.gather(*(ask(q, need) for q, need in lacking))
+                again = await look([q for q, _ in lacking])
+                found.update(again)
+                phones.update(await repository.phone_rows_many(self.db, [p.id for p, _ in again.values()]))
+        out = []
+        for q in queries:
+            row = found.get((q.ref.kind, q.ref.key)) if q.ref is not None and q.want else None
+            if row is None:
+                out.append(Lead(q))
+            else:
+                person, emails = row
+                out.append(self.lead_of(q, person, emails, phones.get(person.id, []) if "phone" in q.want else []))
+        return out
 
     async def profile(self, caller: Caller, ctx: RequestContext, req: ProfileRequest) -> Charged:
         """``/profile/profile`` (v1): e-mails always, phones only with isPhoneRequired (then required)."""

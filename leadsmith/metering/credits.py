@@ -10,11 +10,11 @@ account with an export pool gives one export credit per request that draws anyth
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from leadsmith.access.schemas import Prices
-from leadsmith.db.database import Executor
+from leadsmith.db.database import Database, Executor
 from leadsmith.errors import BadRequest, InsufficientCredits, coded
 from leadsmith.metering import repository
 from leadsmith.metering.schemas import EMAIL_KINDS, UNLIMITED, Item, PoolKind, Purse
@@ -174,6 +174,140 @@ async def charge(
             pool=kind,
         )
     return cost.total, after
+
+
+def affordable(purse: Purse, cost: Bill) -> bool:
+    """Whether ``purse`` covers ``cost`` (an unlimited pool covers anything)."""
+    if cost.general > purse.credits:
+        return False
+    for kind, amount in cost.pools.items():
+        left = purse.pool(kind)
+        if left is None or (left != UNLIMITED and left < amount):
+            return False
+    return True
+
+
+def after(purse: Purse, cost: Bill) -> Purse:
+    """``purse`` once ``cost`` is drawn from it."""
+    changes: dict[str, int] = {"credits": purse.credits - cost.general}
+    for kind, amount in cost.pools.items():
+        left = purse.pool(kind)
+        if left is not None and left != UNLIMITED:
+            changes[kind] = left - amount
+    return replace(purse, **changes)
+
+
+class _Short(Exception):
+    """A batch's item ``at`` is the first its account cannot cover: the batch is done again up to it."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+
+async def charge_batch(
+    db: Database,
+    account_id: int,
+    prices: Prices,
+    batch: Sequence[tuple[int, Sequence[Item]]],
+    *,
+    endpoint: str,
+    request_id: str,
+    now: int,
+    fresh_since: int,
+    then: Callable[[Executor, dict[int, int | None]], Awaitable[None]],
+) -> dict[int, int | None]:
+    """Charge a batch of requests (a bulk job's items) each as its single call would be, in order, in one
+    transaction with ``then`` (which writes their results): what each drew, None for those the account
+    could not cover (the first item it cannot cover and every one after it).
+
+    The same rules as ``charge``: an item pays for what the account has not revealed since
+    ``fresh_since`` (nor an earlier item of the batch), by ``bill``; no balance or pool goes below zero;
+    the ledger gets a row per balance moved. An item the account cannot cover makes the transaction
+    start again with the items before it only, so what is claimed and drawn is exactly what was paid for.
+    """
+    items = list(batch)
+    while True:
+        try:
+            return await _charge_batch(db, account_id, prices, items, endpoint, request_id, now, fresh_since, then)
+        except _Retry:
+            continue
+        except _Short as short:
+            cut = next(i for i, (idx, _) in enumerate(items) if idx == short.at)
+            refused: dict[int, int | None] = {idx: None for idx, _ in items[cut:]}
+            if cut == 0:
+                async with db.transaction() as tx:
+                    await then(tx, dict(refused))
+                return refused
+
+            async def with_refused(
+                tx: Executor, outcome: dict[int, int | None], refused: dict[int, int | None] = refused
+            ) -> None:
+                await then(tx, {**outcome, **refused})
+
+            done = await charge_batch(
+                db, account_id, prices, items[:cut], endpoint=endpoint, request_id=request_id, now=now,
+                fresh_since=fresh_since, then=with_refused,
+            )  # fmt: skip
+            return {**done, **refused}
+
+
+async def _charge_batch(
+    db: Database,
+    account_id: int,
+    prices: Prices,
+    items: list[tuple[int, Sequence[Item]]],
+    endpoint: str,
+    request_id: str,
+    now: int,
+    fresh_since: int,
+    then: Callable[[Executor, dict[int, int | None]], Awaitable[None]],
+) -> dict[int, int | None]:
+    async with db.transaction() as tx:
+        stored = list({(i.person_id, i.kind): i for _, its in items for i in its if i.person_id is not None}.values())
+        newly = {
+            (i.person_id, i.kind) for i in await repository.claim_reveals(tx, account_id, stored, now, fresh_since)
+        }
+        purse = await repository.purse(tx, account_id)
+        running, outcome = purse, dict[int, int | None]()
+        total = Bill(0, {})
+        for idx, its in items:
+            new = [i for i in its if i.person_id is None or (i.person_id, i.kind) in newly]
+            newly -= {(i.person_id, i.kind) for i in new}  # the first item to reveal a thing pays for it
+            cost = bill(new, prices, running)
+            if not affordable(running, cost):
+                raise _Short(idx)
+            running = after(running, cost)
+            total = Bill(total.general + cost.general, {**total.pools, **{
+                k: total.pools.get(k, 0) + v for k, v in cost.pools.items()}})  # fmt: skip
+            outcome[idx] = cost.total
+        if total.total:
+            left = await repository.debit_all(tx, account_id, total.general, total.pools)
+            if left is None:  # spent meanwhile by another request (PostgreSQL): start again
+                raise _Retry
+            await _ledger(tx, account_id, total, left, endpoint=endpoint, request_id=request_id, now=now)
+        await then(tx, outcome)
+        return outcome
+
+
+class _Retry(Exception):
+    """The account's balance moved between the batch's reading and its debit."""
+
+
+async def _ledger(
+    tx: Executor, account_id: int, cost: Bill, left: Purse, *, endpoint: str, request_id: str, now: int
+) -> None:
+    if cost.general:
+        await repository.add_ledger(
+            tx, account_id=account_id, delta=-cost.general, balance_after=left.credits, reason="charge",
+            now=now, endpoint=endpoint, request_id=request_id,
+        )  # fmt: skip
+    for kind, amount in cost.pools.items():
+        pool = left.pool(kind)
+        assert pool is not None
+        await repository.add_ledger(
+            tx, account_id=account_id, delta=0 if pool == UNLIMITED else -amount, balance_after=pool,
+            reason="charge", now=now, endpoint=endpoint, request_id=request_id, pool=kind,
+        )  # fmt: skip
 
 
 def shortfall(cost: Bill, have: Purse) -> str:

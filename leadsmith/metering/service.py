@@ -36,6 +36,14 @@ async def installation_id(db: Database) -> str:
     return str(value)
 
 
+async def installation_secret(db: Database) -> str:
+    """The store's own secret (made by its first migration): what keyed hashes and derived secrets use."""
+    value = await db.scalar(sa.select(installation.c.secret).limit(1))
+    if value is None:
+        raise RuntimeError("the store has no installation row: run `leadsmith migrate`")
+    return str(value)
+
+
 class _Replay(Exception):
     """Another request stored its response under this idempotency key first."""
 

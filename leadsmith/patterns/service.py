@@ -345,34 +345,55 @@ class PatternService:
             ]
         return Found(draft, person_id)
 
+    async def finder_work(self, account_id: int, ask: FinderAsk) -> Work:
+        """What the finder answers for ``ask`` (the store's, then the upstream providers' when the store
+        knows no address of the person there) and what that reveals: one e-mail, when anything is found."""
+        found = await self.find(ask.domain, ask.first, ask.last, ask.middle)
+        if self.upstream is not None and ask.first and ask.last and not any(c.known for c in found.candidates):
+            await self.upstream.email(account_id, ask.first, ask.last, ask.domain)
+            found = await self.find(ask.domain, ask.first, ask.last, ask.middle)
+        payload = {
+            "emails": [
+                {"email": c.email, "score": round(c.score, 4), "pattern": c.pattern, "valid": c.valid}
+                for c in found.candidates
+            ]
+        }
+        return Work(payload, (Item(found.person_id, "work_email"),) if found.candidates else ())
+
     async def email_finder(self, caller: Caller, ctx: RequestContext, req: FinderRequest) -> Charged:
         """``POST /company/emailFinder``: charged like an e-mail reveal, only when something is returned."""
         assert self.metering is not None
-        domain = domain_field(req.domain)
-        if req.firstName or req.lastName:
-            first, last, middle = _wordy(req.firstName), _wordy(req.lastName), ""
-            field = "firstName" if req.firstName else "lastName"
-        elif req.name:
-            parsed = parse_name(req.name)
-            first, last, middle = _wordy(parsed.first), _wordy(parsed.last), _wordy(parsed.middle)
-            field = "name"
-        else:
-            raise field_error("name", "give the person's name, or firstName and lastName")
-        if not (first or last):
-            raise field_error(field, "has no letter or digit to build an address from (nothing is charged)")
+        ask = finder_ask(req)
 
         async def work() -> Work:
-            found = await self.find(domain, first, last, middle)
-            if self.upstream is not None and first and last and not any(c.known for c in found.candidates):
-                await self.upstream.email(caller.account_id, first, last, domain)
-                found = await self.find(domain, first, last, middle)
-            payload = {
-                "emails": [
-                    {"email": c.email, "score": round(c.score, 4), "pattern": c.pattern, "valid": c.valid}
-                    for c in found.candidates
-                ]
-            }
-            return Work(payload, (Item(found.person_id, "work_email"),) if found.candidates else ())
+            return await self.finder_work(caller.account_id, ask)
 
-        params = {"domain": domain, "first": first, "last": last, "middle": middle}
+        params = {"domain": ask.domain, "first": ask.first, "last": ask.last, "middle": ask.middle}
         return await self.metering.charged(caller, ctx, params, work)
+
+
+@dataclass(frozen=True, slots=True)
+class FinderAsk:
+    """A finder request, read: the domain and the parts of the name to build addresses from."""
+
+    domain: str
+    first: str
+    last: str
+    middle: str
+
+
+def finder_ask(req: FinderRequest) -> FinderAsk:
+    """The finder's request read as the endpoint reads it (a 400 naming the field for a bad one)."""
+    domain = domain_field(req.domain)
+    if req.firstName or req.lastName:
+        first, last, middle = _wordy(req.firstName), _wordy(req.lastName), ""
+        field_name = "firstName" if req.firstName else "lastName"
+    elif req.name:
+        parsed = parse_name(req.name)
+        first, last, middle = _wordy(parsed.first), _wordy(parsed.last), _wordy(parsed.middle)
+        field_name = "name"
+    else:
+        raise field_error("name", "give the person's name, or firstName and lastName")
+    if not (first or last):
+        raise field_error(field_name, "has no letter or digit to build an address from (nothing is charged)")
+    return FinderAsk(domain, first, last, middle)

@@ -76,6 +76,34 @@ class VerificationService:
                 r.recheck_at = None
                 r.reasons["recheck"] = "not found in DNS twice: confirmed"
 
+    async def verify_batch(self, emails: Sequence[str]) -> list[Result]:
+        """Many addresses (a bulk job's batch): each stored result that is still fresh, the rest verified
+        together (grouped by domain, as ``verify_many`` does) and stored."""
+        now = self.clock()
+        out: dict[int, Result] = {}
+        asked: list[tuple[int, str]] = []
+        for n, email in enumerate(emails):
+            address = parse_address(email, self.settings.verify_test_domains)
+            found = None if isinstance(address, str) else await repository.stored(self.db, address.key)
+            if (
+                found is not None
+                and found.verified_at >= self._cutoff(now)
+                and (found.recheck_at is None or found.recheck_at > now)
+            ):
+                out[n] = found
+            else:
+                asked.append((n, email))
+        if asked:
+            for (n, _), result in zip(asked, await self.verify_many([e for _, e in asked]), strict=True):
+                out[n] = result
+        return [out[n] for n in range(len(emails))]
+
+    @staticmethod
+    def verdict_items(result: Result) -> tuple[Item, ...]:
+        """What a verification is charged as: one verification when it reached a verdict."""
+        verdict = result.status != "unknown" and result.reasons.get("syntax") == "ok"
+        return (Item(None, "verify"),) if verdict else ()
+
     async def verify_due(self, limit: int | None = None, progress: Callable[[int], None] | None = None) -> int:
         """Verify stored and predicted addresses that were never verified, have aged, or are due a re-check."""
         batch = self.settings.verify_background_batch
@@ -102,9 +130,7 @@ class VerificationService:
 
         async def work() -> Work:
             result = await self.verify(req.email)
-            verdict = result.status != "unknown" and result.reasons.get("syntax") == "ok"
-            items = (Item(None, "verify"),) if verdict else ()
-            return Work(result.as_dict(), items)
+            return Work(result.as_dict(), self.verdict_items(result))
 
         return await self.metering.charged(caller, ctx, {"email": req.email.lower()}, work)
 

@@ -1,0 +1,1 @@
+"""Bulk jobs: lists of leads, e-mails to find or addresses to verify, worked through by the server."""
