@@ -14,7 +14,7 @@ from typing import Annotated, TypeVar
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from leadsmith import server
@@ -329,6 +329,55 @@ async def _import_files(
     return total
 
 
+@app.command("enrich")
+def enrich_cmd(
+    source: Annotated[Path, typer.Argument(help="A CSV of leads", exists=True, dir_okay=False, readable=True)],
+    server: Annotated[str, typer.Option(help="The server's base URL: a leadsmith, or Kaspr's")],
+    key: Annotated[str, typer.Option(help="Its API key", envvar="LEADSMITH_ENRICH_KEY")],
+    output: Annotated[Path, typer.Option(help="Where the enriched CSV goes")],
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Rows asked at once")] = 4,
+) -> None:
+    """Enrich a CSV through any server that speaks the Kaspr API: a LinkedIn URL or slug and a name per row
+    (its profile), or a name and a domain (the e-mail finder). Paced by the server's rate-limit headers,
+    retried on 429, timeouts and 5xx, resumable: run it again with the same arguments after it stops
+    (even killed), and it goes on where it stopped without asking for a row twice."""
+    from leadsmith.enrich import EnrichError, enrich
+
+    columns = (TextColumn("enriching"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, console=err, disable=not err.is_terminal) as bar:
+        task = bar.add_task("rows", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            summary = asyncio.run(enrich(source, output, server, key, concurrency, advance))
+        except EnrichError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+    counts = summary.counts
+    table = Table(title="enrich summary", show_header=False)
+    for label, value in (
+        ("rows", summary.rows),
+        ("asked this run", summary.asked),
+        ("found", counts["found"]),
+        ("not found", counts["not_found"]),
+        ("invalid rows", counts["invalid"]),
+        ("out of credits", counts["insufficient_credits"]),
+        ("errors", counts["error"]),
+        ("credits spent", summary.credits),
+        ("seconds waiting for the rate limit", f"{summary.waited:.1f}"),
+    ):
+        table.add_row(label, str(value))
+    out.print(table)
+    if sum(counts.values()) == summary.rows:
+        out.print(f"written to {output}")
+    else:
+        err.print("[yellow]not finished:[/yellow] run the same command again to go on")
+        raise typer.Exit(1)
+
+
 _STATUS_STYLE = {"valid": "green", "invalid": "red", "accept_all": "yellow", "unknown": "dim"}
 
 
@@ -343,9 +392,14 @@ def verify_cmd(
         bool, typer.Option("--stored", help="Re-verify stored and predicted addresses never verified or too old")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per address and line")] = False,
+    server: Annotated[
+        str | None, typer.Option(help="Verify through this leadsmith server's /email/verify instead of here")
+    ] = None,
+    key: Annotated[str | None, typer.Option(help="The server's API key", envvar="LEADSMITH_ENRICH_KEY")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="With --server: addresses asked at once")] = 4,
 ) -> None:
-    """Verify addresses (syntax, DNS, SMTP, catch-all) and store the results."""
-    settings = _settings()
+    """Verify addresses (syntax, DNS, SMTP, catch-all) and store the results; or, with --server and --key,
+    ask a leadsmith server (paced by its rate-limit headers, retried on 429 and 5xx)."""
     emails = list(addresses or [])
     if file is not None:
         emails += [line.strip() for line in file.read_text(encoding="utf-8", errors="replace").splitlines()]
@@ -353,6 +407,13 @@ def verify_cmd(
     if not emails and not stored:
         err.print("[red]error:[/red] give addresses, --file FILE or --stored")
         raise typer.Exit(2)
+    if server is not None:
+        if key is None:
+            err.print("[red]error:[/red] --server needs --key (or LEADSMITH_ENRICH_KEY)")
+            raise typer.Exit(2)
+        _print_verdicts(asyncio.run(_verify_remotely(server, key, emails, concurrency)), as_json)
+        return
+    settings = _settings()
 
     async def body(db: Database) -> tuple[list[dict[str, object]], int]:
         service = VerificationService(db, Verifier.from_settings(settings), settings)
@@ -376,6 +437,26 @@ def verify_cmd(
     if stored:
         out.print(f"re-verified {count} stored addresses")
         return
+    _print_verdicts(results, as_json)
+
+
+async def _verify_remotely(server: str, key: str, emails: list[str], concurrency: int) -> list[dict[str, object]]:
+    from leadsmith.client import Client
+
+    gate = asyncio.Semaphore(concurrency)
+    async with Client(server, key) as client:
+
+        async def one(email: str) -> dict[str, object]:
+            async with gate:
+                answer = await client.verify(email)
+            if answer.ok and isinstance(answer.body, dict):
+                return dict(answer.body)
+            return {"email": email, "status": "error", "valid": None, "score": 0, "reasons": {"error": answer.message}}
+
+        return list(await asyncio.gather(*(one(e) for e in emails)))
+
+
+def _print_verdicts(results: list[dict[str, object]], as_json: bool) -> None:
     if as_json:
         for r in results:
             print(orjson.dumps(r).decode())
