@@ -37,7 +37,7 @@ class EdgeMiddleware:
             return
         state: dict[str, Any] = scope.setdefault("state", {})
         request_id = ""
-        max_bytes = self.bulk_max_bytes if scope["path"].startswith("/bulk/") else self.max_bytes
+        max_bytes = self.bulk_max_bytes if scope["path"].startswith(("/bulk/", "/portal/bulk")) else self.max_bytes
         for key, value in scope["headers"]:
             if key == b"content-length" and value.isdigit() and int(value) > max_bytes:
                 await self._refuse(send, max_bytes)

@@ -113,6 +113,7 @@ class Services:
         patterns.upstream = upstream
         contacts = ContactsService(db, settings, metering, patterns, upstream)
         verification = VerificationService(db, Verifier.from_settings(settings), settings, metering)
+        jobs = JobsService(db, settings, access, metering, contacts, patterns, verification)
         return cls(
             settings=settings,
             db=db,
@@ -122,10 +123,10 @@ class Services:
             contacts=contacts,
             patterns=patterns,
             upstream=upstream,
-            jobs=JobsService(db, settings, access, metering, contacts, patterns, verification),
+            jobs=jobs,
             verification=verification,
             usage=UsageRecorder(db, API_ENDPOINTS),
-            portal=PortalService(db, settings, access, counters, metering),
+            portal=PortalService(db, settings, access, counters, metering, jobs),
         )
 
     def start_background(self) -> None:

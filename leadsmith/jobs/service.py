@@ -157,7 +157,10 @@ class JobsService:
         return job_view(found)
 
     async def get(self, caller: Caller, job_id: str) -> dict[str, Any]:
-        row = await repository.job(self.db, job_id, caller.account_id)
+        return await self.job_of(caller.account_id, job_id)
+
+    async def job_of(self, account_id: int, job_id: str) -> dict[str, Any]:
+        row = await repository.job(self.db, job_id, account_id)
         if row is None:
             raise coded(NotFound, "job_not_found", f"no job {job_id!r} on this account")
         return job_view(row)
@@ -177,9 +180,12 @@ class JobsService:
         return await self.get(caller, job_id)
 
     async def results(self, caller: Caller, job_id: str, fmt: str) -> AsyncIterator[bytes]:
+        return await self.results_of(caller.account_id, job_id, fmt)
+
+    async def results_of(self, account_id: int, job_id: str, fmt: str) -> AsyncIterator[bytes]:
         """The finished lines in input order (JSON Lines, or CSV with one column per field); the
         cancelled items too once the job has ended."""
-        job = await self.get(caller, job_id)
+        job = await self.job_of(account_id, job_id)
         if fmt not in ("jsonl", "csv"):
             raise coded(BadRequest, "invalid_request", f"format: jsonl or csv, not {fmt!r}")
         kind: Kind = job["kind"]

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.templating import Jinja2Templates
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from leadsmith.access.schemas import Account
 from leadsmith.errors import ERROR_DOCS, LeadsmithError
@@ -169,7 +169,8 @@ async def _dashboard(request: Request, account: Account, **extra: Any) -> Respon
         await services.upstream.flush_calls()
     data = await portal.dashboard(account)
     keys = await portal.keys(account)
-    return _render(request, "dashboard.html", {"account": account, "keys": keys, **data, **extra})
+    jobs = await portal.jobs_of(account)
+    return _render(request, "dashboard.html", {"account": account, "keys": keys, "jobs": jobs, **data, **extra})
 
 
 @router.get("/portal", response_class=HTMLResponse)
@@ -209,6 +210,57 @@ async def revoke_key(request: Request, key_id: str) -> Response:
     except LeadsmithError:
         return _render(request, "message.html", {"title": "Not found", "message": "No such key."}, 404)
     return await _dashboard(request, account, revoked=revoked)
+
+
+@router.get("/portal/bulk", response_class=HTMLResponse)
+async def bulk_page(request: Request) -> Response:
+    account = await _account(request)
+    if account is None:
+        return _to_login()
+    keys = [k for k in await _portal(request).keys(account) if k.info.revoked_at is None]
+    return _render(request, "bulk.html", {"account": account, "keys": keys})
+
+
+@router.post("/portal/bulk")
+async def bulk_start(request: Request) -> Response:
+    account = await _account(request)
+    if account is None:
+        return _to_login()
+    form = await request.form()
+    secret = services_of(request).settings.secret_key
+    token = form.get("csrf")
+    if not csrf_ok(secret, _basis(request), token if isinstance(token, str) else None):
+        return _csrf_refused(request)
+    upload = form.get("file")
+    keys = [k for k in await _portal(request).keys(account) if k.info.revoked_at is None]
+    if upload is None or isinstance(upload, str):
+        return _render(request, "bulk.html", {"account": account, "keys": keys, "error": "choose a CSV file"}, 400)
+    data = await upload.read()
+    mapping = {f: str(form.get(f) or "") for f in ("linkedin", "name", "first", "last", "domain")}
+    key = str(form.get("key") or "")
+    try:
+        job_id = await _portal(request).start_job(account, int(key) if key.isdigit() else -1, data, mapping)
+    except LeadsmithError as e:
+        return _render(request, "bulk.html", {"account": account, "keys": keys, "error": e.message}, e.status)
+    return RedirectResponse(f"/portal?job={job_id}", status_code=303)
+
+
+@router.get("/portal/jobs/{job_id}/results")
+async def bulk_results(request: Request, job_id: str, format: str = "csv") -> Response:
+    account = await _account(request)
+    if account is None:
+        return _to_login()
+    jobs = services_of(request).jobs
+    assert jobs is not None
+    try:
+        stream = await jobs.results_of(account.id, job_id, "jsonl" if format == "jsonl" else "csv")
+    except LeadsmithError:
+        return _render(request, "message.html", {"title": "Not found", "message": "No such job."}, 404)
+    name = f"{job_id}.{'jsonl' if format == 'jsonl' else 'csv'}"
+    media = "application/x-ndjson" if format == "jsonl" else "text/csv; charset=utf-8"
+    return StreamingResponse(
+        stream, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 @router.get("/portal/docs", response_class=HTMLResponse)

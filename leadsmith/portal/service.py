@@ -3,6 +3,8 @@ keys and what the dashboard shows. Only ever the signed-in account's own data.""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +45,7 @@ class PortalService:
     access: AccessService
     counters: Counters
     metering: MeteringService
+    jobs: Any = None  # the bulk jobs service (see leadsmith/jobs)
     clock: Clock = now_ms
 
     async def sign_up(self, email: str, password: str, client: str) -> None:
@@ -132,6 +135,61 @@ class PortalService:
             w = await self.counters.peek(hourly.key, window_ms, now)
             out.append(KeyState(info, w.count, limit, w.reset_ms))
         return out
+
+    async def start_job(self, account: Account, key_id: int, data: bytes, mapping: dict[str, str]) -> str:
+        """A bulk job from an uploaded CSV, run as one of the account's keys: the columns as mapped (or, for
+        those not mapped, as ``leadsmith enrich`` finds them); the job's id."""
+        from leadsmith.enrich import Plan, plan_of
+        from leadsmith.jobs.schemas import BulkRequest
+
+        if key_id not in {k.id for k in await self.access.keys_of(self.db, account.id) if k.revoked_at is None}:
+            raise coded(BadRequest, "invalid_request", "choose one of your active keys to run the job as")
+        text = data.decode("utf-8-sig", errors="replace")
+        first = text.split("\n", 1)[0]
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=max(",;\t|", key=first.count))
+        rows = list(reader)
+        header = list(reader.fieldnames or [])
+        if not rows:
+            raise coded(BadRequest, "invalid_request", "the file has no rows under its header line")
+        chosen = {k: v for k, v in mapping.items() if v in header}
+        try:
+            found = plan_of(header)
+        except ValueError:
+            found = Plan("profile")
+        plan = Plan(
+            mode="finder"
+            if chosen.get("domain") or (found.mode == "finder" and not chosen.get("linkedin"))
+            else "profile",
+            linkedin=chosen.get("linkedin") or found.linkedin,
+            name=chosen.get("name") or found.name,
+            first=chosen.get("first") or found.first,
+            last=chosen.get("last") or found.last,
+            domain=chosen.get("domain") or found.domain,
+        )
+        if plan.mode == "profile" and not plan.linkedin:
+            raise coded(BadRequest, "invalid_request", "map a column to the LinkedIn URL, or one to the domain")
+        items = []
+        for n, row in enumerate(rows):
+            name = (row.get(plan.name or "") or "").strip() or " ".join(
+                x for x in ((row.get(plan.first or "") or "").strip(), (row.get(plan.last or "") or "").strip()) if x
+            )
+            if plan.mode == "profile":
+                items.append({"id": (row.get(plan.linkedin or "") or "").strip(), "name": name, "ref": str(n + 1)})
+            else:
+                items.append({"domain": (row.get(plan.domain or "") or "").strip(), "name": name, "ref": str(n + 1)})
+        caller = await self.access.caller_of_key(key_id)
+        assert self.jobs is not None
+        job = await self.jobs.create(
+            caller, "profile" if plan.mode == "profile" else "emailFinder", BulkRequest(items=items)
+        )
+        return str(job["id"])
+
+    async def jobs_of(self, account: Account) -> list[dict[str, Any]]:
+        from leadsmith.jobs import repository as jobs_repository
+        from leadsmith.jobs.service import job_view
+
+        rows, _ = await jobs_repository.jobs_of(self.db, account.id, 20, 0)
+        return [job_view(r) for r in rows]
 
     async def dashboard(self, account: Account, days: int = 7) -> dict[str, Any]:
         now = self.clock()

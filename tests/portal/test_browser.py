@@ -165,3 +165,51 @@ def test_the_interactive_docs_render_with_the_network_closed(
     finally:
         context.close()
     assert outside == [], outside
+
+
+def test_a_list_enriched_from_the_portal(
+    browser: Browser, portal_server: Server, artifacts: Path, tmp_path: Path
+) -> None:
+    """Upload a CSV, see its columns mapped, start the job, watch it on the dashboard, download the results."""
+    email = f"bulk-{uuid.uuid4().hex[:8]}@example.org"
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(portal_server.url + "/portal/signup")
+    page.get_by_label("Work e-mail").fill(email)
+    page.get_by_label("Password").fill("correct horse battery staple")
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill("correct horse battery staple")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("New key name").fill("bulk")
+    page.get_by_role("button", name="Create key").click()
+
+    source = tmp_path / "leads.csv"
+    source.write_text(
+        "CRM id,Profile URL,Full Name\n"
+        "1,https://www.linkedin.com/in/Casper-Linkedin/,Casper The Ghost\n"
+        "2,https://www.linkedin.com/in/kathleen-harvey/,Kathleen Harvey\n"
+        "3,https://www.linkedin.com/in/nobody-here-at-all/,No Body\n"
+    )
+    page.get_by_role("link", name="Enrich a list").click()
+    expect(page.get_by_role("heading", name="Enrich a list")).to_be_visible()
+    page.get_by_test_id("bulk-file").set_input_files(str(source))
+    expect(page.locator("select[name=linkedin]")).to_have_value("Profile URL")
+    expect(page.locator("select[name=name]")).to_have_value("Full Name")
+    shot(page, artifacts, "12-bulk-upload")
+    page.get_by_test_id("bulk-start").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    for _ in range(50):
+        if page.get_by_test_id("job-status").first.inner_text() == "done":
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    expect(page.get_by_test_id("job-status").first).to_have_text("done")
+    expect(page.get_by_test_id("jobs")).to_contain_text("3 / 3")
+    shot(page, artifacts, "13-bulk-done")
+    with page.expect_download() as download:
+        page.get_by_test_id("job-csv").first.click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0].startswith("index,ref,status")
+    assert lines[1].startswith("0,1,found,Casper-Linkedin") and lines[3].startswith("2,3,not_found")
+    context.close()

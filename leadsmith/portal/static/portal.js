@@ -40,3 +40,30 @@ document.addEventListener("submit", (event) => {
   const message = event.target.dataset.confirm;
   if (message && !window.confirm(message)) event.preventDefault();
 });
+
+// Enrich a list: the columns of the chosen CSV, read here (nothing is sent until the form is), each
+// select set to the column whose header reads as its field.
+const SPELLINGS = {
+  linkedin: ["linkedin", "linkedinid", "linkedinurl", "linkedinprofile", "linkedinprofileurl", "profileurl", "linkedinslug"],
+  name: ["name", "fullname", "displayname"],
+  first: ["firstname", "first", "givenname", "forename"],
+  last: ["lastname", "last", "surname", "familyname"],
+  domain: ["domain", "companydomain", "website", "companywebsite", "emaildomain"],
+};
+document.addEventListener("change", (event) => {
+  const input = event.target;
+  if (!(input instanceof HTMLInputElement) || input.type !== "file" || !input.form?.matches("#bulk-form")) return;
+  const file = input.files?.[0];
+  if (!file) return;
+  file.slice(0, 65536).text().then((text) => {
+    const first = text.split(/\r?\n/, 1)[0];
+    const delimiter = [",", ";", "\t", "|"].reduce((a, b) => (first.split(b).length > first.split(a).length ? b : a));
+    const header = first.split(delimiter).map((h) => h.trim().replace(/^"|"$/g, ""));
+    for (const select of input.form.querySelectorAll("select[data-column]")) {
+      select.replaceChildren(new Option("(none)", ""), ...header.map((h) => new Option(h, h)));
+      const wanted = SPELLINGS[select.dataset.column];
+      const found = header.find((h) => wanted.includes(h.toLowerCase().replace(/[^a-z0-9]/g, "")));
+      if (found) select.value = found;
+    }
+  });
+});
