@@ -106,7 +106,13 @@ class Settings(BaseSettings):
     bulk_max_body_bytes: int = Field(
         default=32 * 1024 * 1024, ge=1024, description="Largest body a /bulk/* request may send"
     )
-    bulk_batch: int = Field(default=200, ge=1, le=5000, description="Items a worker looks up and charges at once")
+    bulk_batch: int = Field(
+        default=100,
+        ge=1,
+        le=5000,
+        description="Items a worker looks up and charges at once (larger: faster jobs, longer waits for the "
+        "requests beside them)",
+    )
     bulk_lease_seconds: float = Field(
         default=30, gt=0, description="How long a worker holds a job between batches before another may take it"
     )

@@ -103,10 +103,12 @@ async def lock_job(tx: Executor, job_id: str) -> Row[Any] | None:
     return await tx.fetch_one(stmt)
 
 
-async def pending(db: Executor, job_id: str, limit: int) -> list[Row[Any]]:
+async def pending(db: Executor, job_id: str, limit: int, after: int = -1) -> list[Row[Any]]:
+    """Items not done yet, in input order, after ``after`` (a walk that goes on from where it was, rather
+    than over every done item again)."""
     stmt = (
         sa.select(job_items.c.idx, job_items.c.ref, job_items.c.input)
-        .where(job_items.c.job_id == job_id, job_items.c.status.is_(None))
+        .where(job_items.c.job_id == job_id, job_items.c.idx > after, job_items.c.status.is_(None))
         .order_by(job_items.c.idx)
         .limit(limit)
     )

@@ -250,11 +250,12 @@ class JobsService:
         if caller is None:
             await self._end(job, "failed", problem)
             return
+        after = -1
         while True:
             async with self.db.transaction() as tx:
                 if not await repository.renew(tx, job.id, self._holder, self.clock() + self._lease_ms):
                     return  # cancelled, or taken by another worker
-            rows = await repository.pending(self.db, job.id, self.settings.bulk_batch)
+            rows = await repository.pending(self.db, job.id, self.settings.bulk_batch, after)
             if not rows:
                 await self._end(job, "done")
                 return
@@ -271,6 +272,7 @@ class JobsService:
                 refused = await self._batch(job, kind, caller, rows[:granted], options)
             except _Stop:
                 return
+            after = rows[granted - 1].idx
             if refused:
                 await self._refuse_the_rest(job, kind)
                 await self._end(job, "done")
@@ -282,6 +284,7 @@ class JobsService:
         cover an item."""
         inputs = [orjson.loads(r.input) for r in rows]
         done = await self._compute(kind, caller, inputs, options)
+        await asyncio.sleep(0)  # the look-ups are done: interactive requests go before the charge
         now = self.clock()
         batch = [(r.idx, items) for r, (_, _, items) in zip(rows, done, strict=True) if items]
         by_idx = {r.idx: (r, d) for r, d in zip(rows, done, strict=True)}
