@@ -367,7 +367,7 @@ def enrich_cmd(
         ("out of credits", counts["insufficient_credits"]),
         ("errors", counts["error"]),
         ("credits spent", summary.credits),
-        ("seconds waiting for the rate limit", f"{summary.waited:.1f}"),
+        ("seconds waiting for the rate limit", f"{summary.waited:.1f}"),  # summed over the calls in flight
     ):
         table.add_row(label, str(value))
     out.print(table)

@@ -80,7 +80,7 @@ class Summary:
     asked: int = 0
     counts: Counter[str] = field(default_factory=Counter)
     credits: int = 0
-    waited: float = 0.0
+    waited: float = 0.0  # seconds calls spent held for a spent window, summed over the calls in flight
 
 
 class Journal:
