@@ -144,6 +144,8 @@ installation = sa.Table(
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("secret", sa.String(64), nullable=False),
     sa.Column("created_at", Ms, nullable=False),
+    # Bumped by every change to the suppression list: workers reload it when it moves.
+    sa.Column("suppression_version", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 companies = sa.Table(
@@ -176,6 +178,8 @@ people = sa.Table(
     ),
     sa.Column("created_at", Ms, nullable=False),
     sa.Column("updated_at", Ms, nullable=False),
+    # When an import or an upstream answer last named the person (retention counts from it).
+    sa.Column("seen_at", Ms, nullable=True),
 )
 # A company's people newest first (/company/domainEmployees), and people by name (/company/emailFinder).
 sa.Index("ix_people_company_id_updated_at", people.c.company_id, people.c.updated_at.desc(), people.c.id)
@@ -357,6 +361,56 @@ job_items = sa.Table(
     sa.Column("result", sa.Text, nullable=True),  # the result line (JSON)
     sa.Column("charged", sa.Integer, nullable=False, server_default="0"),
     sa.Column("finished_at", Ms, nullable=True),
+)
+
+# Who opted out: keyed hashes (HMAC-SHA256 under the installation's secret) of an e-mail address, a
+# LinkedIn profile, a phone number or a whole domain, so that a leaked list names nobody.
+suppressions = sa.Table(
+    "suppressions",
+    metadata,
+    sa.Column("hash", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # email, linkedin, phone, domain
+    sa.Column("origin", sa.String(32), nullable=False),  # cli, api, request, erasure
+    sa.Column("created_at", Ms, nullable=False),
+)
+
+# People's requests to have their data removed, kept until they are carried out.
+privacy_requests = sa.Table(
+    "privacy_requests",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("identity", sa.String(2048), nullable=False),  # as the person gave it, to act on it
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=True, unique=True),  # of the link mailed to confirm it
+    sa.Column("state", sa.String(16), nullable=False),  # pending, mailed, done, rejected
+    sa.Column("created_at", Ms, nullable=False),
+    sa.Column("done_at", Ms, nullable=True),
+)
+
+# Who received whose data: every reveal, kept LEADSMITH_AUDIT_RETENTION_DAYS.
+reveal_log = sa.Table(
+    "reveal_log",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("account_id", Id, nullable=False),
+    sa.Column("key_id", Id, nullable=True),
+    sa.Column("person_id", Id, sa.ForeignKey("people.id", ondelete="SET NULL"), nullable=True, index=True),
+    sa.Column("fields", sa.String(64), nullable=False),  # e.g. work_email,phone
+    sa.Column("endpoint", sa.String(64), nullable=False),
+    sa.Column("created_at", Ms, nullable=False, index=True),
+)
+
+# Operators' credentials for the admin API (not API keys): only their SHA-256 is kept.
+admin_tokens = sa.Table(
+    "admin_tokens",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Ms, nullable=False),
+    sa.Column("last_used_at", Ms, nullable=True),
+    sa.Column("revoked_at", Ms, nullable=True),
 )
 
 # The indexes none of an import's look-ups use (by name, by company, an address's person or domain).
