@@ -27,6 +27,8 @@ from leadsmith.jobs.endpoints import router as jobs_router
 from leadsmith.middleware import EdgeMiddleware
 from leadsmith.patterns.endpoints import router as patterns_router
 from leadsmith.portal.endpoints import router as portal_router
+from leadsmith.privacy.endpoints import ADMIN_SCHEME
+from leadsmith.privacy.endpoints import router as privacy_router
 from leadsmith.services import Services, ServicesDep
 from leadsmith.usage.recorder import totals as usage_totals
 from leadsmith.verification.endpoints import router as verification_router
@@ -54,7 +56,7 @@ def _document_security(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+            schema.setdefault("components", {})["securitySchemes"] = {**SECURITY_SCHEMES, **ADMIN_SCHEME}
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -141,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(verification_router)
     app.include_router(jobs_router)
     app.include_router(portal_router)
+    app.include_router(privacy_router)
     app.mount("/portal/static", StaticFiles(directory=str(PORTAL_STATIC)), name="portal-static")
 
     @app.get("/metrics", tags=["Operations"], summary="Prometheus metrics", response_class=PlainTextResponse)

@@ -21,6 +21,7 @@ from leadsmith import server
 from leadsmith.access import repository as access_repository
 from leadsmith.access.schemas import Account
 from leadsmith.access.service import AccessService
+from leadsmith.admin.service import AdminService
 from leadsmith.config import Settings, get_settings
 from leadsmith.contacts.demo import DEMO_ACCOUNT, demo_records
 from leadsmith.contacts.files import ImportFile
@@ -37,6 +38,10 @@ from leadsmith.metering.credits import KIND_NAMES
 from leadsmith.metering.schemas import PoolKind
 from leadsmith.metering.service import installation_secret
 from leadsmith.patterns.service import PatternService
+from leadsmith.privacy.audit import RevealLog
+from leadsmith.privacy.identity import Identity, NotAnIdentity, parse_identity
+from leadsmith.privacy.service import PrivacyService
+from leadsmith.privacy.suppression import SuppressionList
 from leadsmith.providers import repository as provider_repository
 from leadsmith.providers.base import LOOKUPS, ProviderError, lookups_of
 from leadsmith.providers.config import ProviderConfig, ProvidersFileError
@@ -59,6 +64,14 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
 providers_app = typer.Typer(help="The upstream providers of LEADSMITH_PROVIDERS_FILE.", no_args_is_help=True)
 app.add_typer(providers_app, name="providers")
+privacy_app = typer.Typer(
+    help="Opt-outs (the suppression list), erasure, access export and removal requests.", no_args_is_help=True
+)
+app.add_typer(privacy_app, name="privacy")
+admin_app = typer.Typer(help="The admin API's credentials.", no_args_is_help=True)
+admin_token_app = typer.Typer(help="Create, list and revoke admin tokens (lsa_...).", no_args_is_help=True)
+admin_app.add_typer(admin_token_app, name="token")
+app.add_typer(admin_app, name="admin")
 
 # Piped into a file or another program, tables are not cut to 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 200)
@@ -305,7 +318,9 @@ async def _import_files(
 ) -> ImportSummary:
     region = settings.default_phone_region
     db.start_housekeeping()  # SQLite: the WAL is copied back to the store by a thread, not in our commits
-    service = ImportService(db, region, batch_size, patterns=PatternService(db, executor=pool))
+    service = ImportService(
+        db, region, batch_size, patterns=PatternService(db, executor=pool), suppressions=SuppressionList(db)
+    )
     total = ImportSummary()
     columns = (
         TextColumn("{task.description}"),
@@ -480,7 +495,9 @@ def _print_verdicts(results: list[dict[str, object]], as_json: bool) -> None:
 
 def _load_demo(settings: Settings) -> None:
     async def body(db: Database) -> str:
-        importer = ImportService(db, settings.default_phone_region, patterns=PatternService(db))
+        importer = ImportService(
+            db, settings.default_phone_region, patterns=PatternService(db), suppressions=SuppressionList(db)
+        )
         summary = await importer.import_records(demo_records(), source="demo")
         access = AccessService(db, settings)
         async with db.transaction() as tx:
@@ -903,6 +920,210 @@ def providers_usage(months: Annotated[int, typer.Option(min=1, help="How many mo
                     f"{e['units']:g}",
                 )
     out.print(table)
+
+
+# --- privacy
+
+
+def _privacy(db: Database, settings: Settings) -> PrivacyService:
+    return PrivacyService(
+        db, settings, SuppressionList(db), RevealLog(db, settings.audit_retention_days), patterns=PatternService(db)
+    )
+
+
+def _identities(settings: Settings, texts: list[str]) -> list[Identity]:
+    out = []
+    for text in texts:
+        try:
+            out.append(parse_identity(text, settings.default_phone_region))
+        except NotAnIdentity as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+    return out
+
+
+IdentArg = Annotated[
+    list[str],
+    typer.Argument(
+        help="E-mail addresses, LinkedIn URLs or ids, phone numbers (any format the import accepts), or @domain",
+        show_default=False,
+    ),
+]
+
+
+@privacy_app.command("suppress")
+def privacy_suppress(identities: IdentArg) -> None:
+    """Opt people out: they are never served, imported, predicted or asked about upstream again (a running
+    server follows within a second). Only keyed hashes are stored."""
+    settings = _settings()
+    found = _identities(settings, identities)
+
+    async def body(db: Database) -> int:
+        return await _privacy(db, settings).suppress(found, origin="cli")
+
+    added = _run(settings, body)
+    out.print(f"suppressed {added} new identit{'y' if added == 1 else 'ies'} ({len(found) - added} already were)")
+
+
+@privacy_app.command("unsuppress")
+def privacy_unsuppress(identities: IdentArg) -> None:
+    """Lift opt-outs (what was erased stays erased)."""
+    settings = _settings()
+    found = _identities(settings, identities)
+
+    async def body(db: Database) -> int:
+        return await _privacy(db, settings).unsuppress(found)
+
+    removed = _run(settings, body)
+    out.print(f"removed {removed} identit{'y' if removed == 1 else 'ies'} from the suppression list")
+
+
+@privacy_app.command("list")
+def privacy_list(
+    kind: Annotated[str | None, typer.Option(help="Only this kind: email, linkedin, phone or domain")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document")] = False,
+) -> None:
+    """The suppression list: keyed hashes, their kind, origin and date (it names nobody: to ask about someone,
+    `privacy export` them)."""
+    settings = _settings()
+    if kind is not None and kind not in ("email", "linkedin", "phone", "domain"):
+        err.print("[red]error:[/red] --kind: one of email, linkedin, phone, domain")
+        raise typer.Exit(2)
+
+    async def body(db: Database) -> list[dict[str, object]]:
+        return await _privacy(db, settings).suppressed(kind)
+
+    rows = _run(settings, body)
+    if as_json:
+        out.print_json(orjson.dumps({"total": len(rows), "suppressions": rows}).decode())
+        return
+    table = Table(title=f"suppression list: {len(rows)}")
+    for column in ("hash", "kind", "origin", "since"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(str(r["hash"])[:16] + "...", str(r["kind"]), str(r["origin"]), str(r["createdAt"]))
+    out.print(table)
+
+
+@privacy_app.command("erase")
+def privacy_erase(
+    identity: Annotated[str, typer.Argument(help="An e-mail address, LinkedIn URL or id, phone number, or @domain")],
+    vacuum_full: Annotated[
+        bool,
+        typer.Option(
+            "--vacuum-full",
+            help="Also rewrite the affected tables (PostgreSQL: VACUUM FULL, an exclusive lock) or the whole file "
+            "(SQLite: VACUUM)",
+        ),
+    ] = False,
+) -> None:
+    """Erase a person and everything derived from or about them, then suppress them."""
+    settings = _settings()
+    (found,) = _identities(settings, [identity])
+
+    async def body(db: Database) -> dict[str, object]:
+        return (await _privacy(db, settings).erase(found, full=vacuum_full, origin="cli")).as_dict()
+
+    with err.status("erasing (suppressed first; other workers are given two seconds to follow)"):
+        done = _run(settings, body)
+    out.print_json(orjson.dumps(done).decode())
+
+
+@privacy_app.command("export")
+def privacy_export(
+    identity: Annotated[str, typer.Argument(help="An e-mail address, LinkedIn URL or id, phone number, or @domain")],
+) -> None:
+    """Print one JSON document: everything stored about the person (with sources and dates) and the reveal
+    log (which accounts received what, when)."""
+    settings = _settings()
+    (found,) = _identities(settings, [identity])
+
+    async def body(db: Database) -> dict[str, object]:
+        return await _privacy(db, settings).export(found)
+
+    sys.stdout.write(orjson.dumps(_run(settings, body), option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+@privacy_app.command("requests")
+def privacy_requests(
+    approve: Annotated[int | None, typer.Option(help="Carry out this request: erase and suppress")] = None,
+    reject: Annotated[int | None, typer.Option(help="Turn this request down")] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="Done and rejected requests too")] = False,
+) -> None:
+    """Removal requests from the portal's Remove my data page: list them, approve or reject one."""
+    settings = _settings()
+
+    async def body(db: Database) -> object:
+        privacy = _privacy(db, settings)
+        if approve is not None:
+            return (await privacy.approve(approve)).as_dict()
+        if reject is not None:
+            await privacy.reject(reject)
+            return {"id": reject, "state": "rejected"}
+        return await privacy.requests(None if show_all else ("pending", "mailed"))
+
+    result = _run(settings, body)
+    if isinstance(result, dict):
+        out.print_json(orjson.dumps(result).decode())
+        return
+    assert isinstance(result, list)
+    table = Table(title=f"removal requests: {len(result)}")
+    for column in ("id", "kind", "identity", "state", "made"):
+        table.add_column(column)
+    for r in result:
+        table.add_row(str(r["id"]), r["kind"], r["identity"] or "(erased)", r["state"], str(r["createdAt"]))
+    out.print(table)
+
+
+@admin_token_app.command("create")
+def admin_token_create(name: Annotated[str, typer.Argument(help="Who or what the token is for")]) -> None:
+    """Make an admin token for the admin API (/admin/*); it is shown once."""
+    settings = _settings()
+
+    async def body(db: Database) -> tuple[str, str]:
+        return await AdminService(db).create(name)
+
+    try:
+        token, _ = _run(settings, body)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    out.print("admin token (shown once; send it as Authorization: Bearer ...):")
+    out.print(token, highlight=False, soft_wrap=True)
+
+
+@admin_token_app.command("list")
+def admin_token_list() -> None:
+    settings = _settings()
+
+    async def body(db: Database) -> list[dict[str, object]]:
+        return await AdminService(db).tokens()
+
+    table = Table(title="admin tokens")
+    for column in ("prefix", "name", "created", "last used", "revoked"):
+        table.add_column(column)
+    for t in _run(settings, body):
+        table.add_row(
+            str(t["prefix"]),
+            str(t["name"]),
+            _when(t["created_at"]),  # type: ignore[arg-type]
+            _when(t["last_used_at"]),  # type: ignore[arg-type]
+            _when(t["revoked_at"]),  # type: ignore[arg-type]
+        )
+    out.print(table)
+
+
+@admin_token_app.command("revoke")
+def admin_token_revoke(
+    prefix: Annotated[str, typer.Argument(help="The token's prefix (lsa_ and 8 characters)")],
+) -> None:
+    settings = _settings()
+
+    async def body(db: Database) -> None:
+        await AdminService(db).revoke(prefix)
+
+    _run(settings, body)
+    out.print(f"revoked {prefix}")
 
 
 def _when(ms: int | None) -> str:

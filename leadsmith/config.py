@@ -128,6 +128,32 @@ class Settings(BaseSettings):
     upstream_miss_ttl_hours: float = Field(
         default=24, gt=0, description="How long what no provider knew is remembered (so it is not paid for again)"
     )
+    audit_retention_days: float = Field(
+        default=365,
+        ge=0,
+        description="How long the reveal log (who received whose data) is kept; 0 keeps no log at all",
+    )
+    retention_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Erase people no import or upstream answer has named for this many days (off by default)",
+    )
+    mail_url: str | None = Field(
+        default=None,
+        description="Outgoing mail relay for removal confirmations (smtp://host:25, smtps://user:pass@host:465); "
+        "without one, removal requests wait for the operator (leadsmith privacy requests)",
+    )
+    mail_from: str = Field(
+        default="", description="From address of the mail leadsmith sends (default leadsmith@localhost)"
+    )
+    public_url: str = Field(
+        default="",
+        description="This server's address as people reach it (https://leads.example.com), for the links in the "
+        "mail it sends (default: http://HOST:PORT; never the request's Host header)",
+    )
+    privacy_requests_per_hour: int = Field(
+        default=5, ge=1, description="Removal requests a client address may make an hour (twenty times that in all)"
+    )
     disposable_allow: str = Field(default="", description="Comma-separated domains never treated as disposable")
     disposable_deny: str = Field(default="", description="Comma-separated domains always treated as disposable")
     webmail_allow: str = Field(default="", description="Comma-separated domains never treated as webmail")
@@ -142,6 +168,11 @@ class Settings(BaseSettings):
         if self.employees_default_limit > self.employees_max_limit:
             raise ValueError("employees_default_limit must not exceed employees_max_limit")
         return self
+
+    @property
+    def link_base(self) -> str:
+        """Where links in mail point: ``public_url``, else the address the server listens on."""
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
 
     @property
     def is_sqlite(self) -> bool:

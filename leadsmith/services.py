@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from leadsmith.access.service import AccessService
+from leadsmith.admin.service import AdminService
 from leadsmith.config import Settings
 from leadsmith.contacts.import_service import ImportService
 from leadsmith.contacts.service import ContactsService
@@ -25,6 +26,9 @@ from leadsmith.metering.counters import (
 from leadsmith.metering.service import MeteringService
 from leadsmith.patterns.service import PatternService
 from leadsmith.portal.service import PortalService
+from leadsmith.privacy.audit import RevealLog
+from leadsmith.privacy.service import PrivacyService
+from leadsmith.privacy.suppression import SuppressionList
 from leadsmith.providers.waterfall import Upstream
 from leadsmith.usage.recorder import UsageRecorder
 from leadsmith.verification.service import VerificationService
@@ -50,11 +54,13 @@ API_ENDPOINTS = frozenset(
 )
 
 
-def open_upstream(settings: Settings, db: Database, patterns: PatternService) -> Upstream | None:
+def open_upstream(
+    settings: Settings, db: Database, patterns: PatternService, suppressions: SuppressionList
+) -> Upstream | None:
     """The providers of ``LEADSMITH_PROVIDERS_FILE`` (None without one), keeping answers with the import's rules."""
     if settings.providers_file is None:
         return None
-    importer = ImportService(db, settings.default_phone_region)
+    importer = ImportService(db, settings.default_phone_region, suppressions=suppressions)
     return Upstream.from_file(
         settings.providers_file,
         db,
@@ -63,6 +69,7 @@ def open_upstream(settings: Settings, db: Database, patterns: PatternService) ->
         default_region=settings.default_phone_region,
         learn=patterns.refresh,
         shared=settings.workers > 1,
+        suppressions=suppressions,
     )
 
 
@@ -96,6 +103,8 @@ class Services:
     portal: PortalService
     jobs: JobsService | None = None
     upstream: Upstream | None = None
+    privacy: PrivacyService | None = None
+    admin: AdminService | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -106,13 +115,18 @@ class Services:
             pool_size=settings.db_pool_size,
         )
         counters = open_counters(settings, db)
-        metering = MeteringService(db, settings, counters)
-        patterns = PatternService(db, metering=metering)
+        suppressions = SuppressionList(db)
+        reveal_log = RevealLog(db, settings.audit_retention_days)
+        metering = MeteringService(db, settings, counters, on_reveal=reveal_log.record)
+        patterns = PatternService(db, metering=metering, suppressions=suppressions)
         access = AccessService(db, settings)
-        upstream = open_upstream(settings, db, patterns)
+        upstream = open_upstream(settings, db, patterns, suppressions)
         patterns.upstream = upstream
-        contacts = ContactsService(db, settings, metering, patterns, upstream)
-        verification = VerificationService(db, Verifier.from_settings(settings), settings, metering)
+        contacts = ContactsService(db, settings, metering, patterns, upstream, suppressions)
+        verification = VerificationService(
+            db, Verifier.from_settings(settings), settings, metering, suppressions=suppressions
+        )
+        privacy = PrivacyService(db, settings, suppressions, reveal_log, counters, patterns)
         jobs = JobsService(db, settings, access, metering, contacts, patterns, verification)
         return cls(
             settings=settings,
@@ -127,6 +141,8 @@ class Services:
             verification=verification,
             usage=UsageRecorder(db, API_ENDPOINTS),
             portal=PortalService(db, settings, access, counters, metering, jobs),
+            privacy=privacy,
+            admin=AdminService(db),
         )
 
     def start_background(self) -> None:
@@ -141,6 +157,13 @@ class Services:
         if self.jobs is not None:
             for loop in (self.jobs.run(), self.jobs.run_webhooks(), self.jobs.run_purger()):
                 self._tasks.append(asyncio.create_task(loop))
+        if self.privacy is not None:
+            for loop in (
+                self.privacy.suppressions.follow(),
+                self.privacy.reveal_log.run_flusher(),
+                self.privacy.run_housekeeping(),
+            ):
+                self._tasks.append(asyncio.create_task(loop))
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -149,6 +172,8 @@ class Services:
                 await task
         await self.access.flush_last_used()
         await self.usage.flush()
+        if self.privacy is not None:
+            await self.privacy.close()
         await self.counters.close()
         if self.upstream is not None:
             await self.upstream.close()

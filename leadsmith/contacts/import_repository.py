@@ -45,7 +45,7 @@ PERSON_FIELDS = (
 )
 _PERSON_COLUMNS = ("id", *PERSON_FIELDS)
 person_values = operator.attrgetter(*_PERSON_COLUMNS)  # a PersonState as a tuple, in a C call
-PEOPLE_COLUMNS = (*_PERSON_COLUMNS, "created_at", "updated_at")
+PEOPLE_COLUMNS = (*_PERSON_COLUMNS, "created_at", "updated_at", "seen_at")
 EMAIL_COLUMNS = ("person_id", "address", "address_key", "domain", "kind", "valid", "source", "first_seen", "last_seen")
 PHONE_COLUMNS = ("person_id", "e164", "type", "source", "first_seen", "last_seen")
 
@@ -149,6 +149,20 @@ async def insert_people(tx: Executor, rows: Sequence[Sequence[Any]]) -> None:
 async def update_people(tx: Executor, rows: Sequence[Sequence[Any]]) -> None:
     """(id, *PERSON_FIELDS, updated_at) of people already there."""
     await bulk.update_rows(tx, people, "id", (*PERSON_FIELDS, "updated_at"), rows)
+
+
+async def mark_seen(tx: Executor, person_ids: Collection[int], now: int, older_than: int) -> None:
+    """People a batch named again: ``seen_at`` moved to now where it is older than ``older_than`` (so a
+    file imported twice in a day writes nothing the second time)."""
+    if not person_ids:
+        return
+    condition, args = bulk.one_of(tx, people.c.id, sorted(person_ids))
+    if tx.dialect == "postgresql":  # the array is $1
+        sql = f"UPDATE people SET seen_at = $2 WHERE id {condition} AND COALESCE(seen_at, 0) < $3"  # noqa: S608
+        await bulk.execute(tx, sql, (*args, now, older_than))
+    else:  # positional, in the text's order
+        sql = f"UPDATE people SET seen_at = ? WHERE id {condition} AND COALESCE(seen_at, 0) < ?"  # noqa: S608
+        await bulk.execute(tx, sql, (now, *args, older_than))
 
 
 async def insert_emails(tx: Executor, rows: Sequence[Sequence[Any]], *, strict: bool = False) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from leadsmith.clock import Clock, now_ms
+from leadsmith.clock import DAY_MS, Clock, now_ms
 from leadsmith.collector import collector_paused
 from leadsmith.contacts import import_repository as repo
 from leadsmith.contacts.import_repository import PersonState
@@ -23,17 +23,29 @@ from leadsmith.db.bulk import KeyTaken
 from leadsmith.db.database import Database, Executor
 from leadsmith.db.tables import people
 from leadsmith.patterns.service import PatternService
+from leadsmith.privacy.identity import Traits, traits
+from leadsmith.privacy.suppression import SuppressionList
 
 _TEXT_FIELDS = ("full_name", "first_name", "last_name", "title", "location", "company_name")
 
 
-COUNTS = ("rows", "skipped", "people_created", "people_updated", "companies_created", "emails_added", "phones_added")
+COUNTS = (
+    "rows",
+    "skipped",
+    "suppressed",
+    "people_created",
+    "people_updated",
+    "companies_created",
+    "emails_added",
+    "phones_added",
+)
 
 
 @dataclass
 class ImportSummary:
     rows: int = 0
     skipped: int = 0
+    suppressed: int = 0  # rows about someone who opted out: not imported
     people_created: int = 0
     people_updated: int = 0
     companies_created: int = 0
@@ -106,6 +118,7 @@ class _Batch:
         self.new_emails: list[tuple[PersonState, str, str, str, str]] = []
         self.new_phones: dict[tuple[int, str], tuple[PersonState, str, str]] = {}
         self.known_phones: set[tuple[int, str]] = set()
+        self.matched: set[int] = set()  # people already in the store that a record named
 
     async def load(self, records: list[Record]) -> None:
         tx = self.tx
@@ -158,6 +171,7 @@ class _Batch:
         if state is None:
             self._add_new(r, new_id())
             return
+        self.matched.add(state.id)
         changed = self._take_linkedin(r, state)
         for name in _TEXT_FIELDS:
             value = getattr(r, name)
@@ -230,8 +244,11 @@ class _Batch:
     async def write(self) -> None:
         now, source = self.now, self.source
         values = repo.person_values
-        await repo.insert_people(self.tx, [(*values(s), now, now) for s in self.new_people.values()])
+        await repo.insert_people(self.tx, [(*values(s), now, now, now) for s in self.new_people.values()])
         await repo.update_people(self.tx, [(*values(self.by_id[i]), now) for i in sorted(self.dirty)])
+        # Everyone the batch named is seen now (retention counts from it), once a day at most.
+        named = [i for i in self.by_id if i not in self.new_people and i in self.matched]
+        await repo.mark_seen(self.tx, named, now, now - DAY_MS)
         await repo.insert_emails(
             self.tx,
             [
@@ -275,6 +292,8 @@ class ImportService:
     batch_size: int = 20_000
     clock: Clock = now_ms
     patterns: PatternService | None = None
+    # Who opted out (see privacy/): a row about them is counted and left out.
+    suppressions: SuppressionList | None = None
 
     async def import_records(
         self,
@@ -385,10 +404,18 @@ class ImportService:
         durable: bool = False,
         then: Callable[[Executor], Awaitable[None]] | None = None,
     ) -> ImportSummary:
+        suppressed = 0
+        if self.suppressions is not None:
+            shield = await self.suppressions.current()
+            if shield.active:
+                kept = [r for r in records if not shield.hides_any(record_traits(r))]
+                suppressed, records = len(records) - len(kept), kept
         async with self.db.transaction() as tx:
             if not durable:
                 await repo.begin_batch(tx)
             batch = _Batch(tx, source, self.clock(), written)
+            batch.summary.suppressed = suppressed
+            batch.summary.rows = suppressed
             await batch.load(records)
             provisional = itertools.count(-1, -1)
             for r in records:
@@ -401,6 +428,19 @@ class ImportService:
                 await then(tx)
         batch.remember()
         return batch.summary
+
+
+def record_traits(r: Record) -> Traits:
+    """The identities a row carries: its LinkedIn profile, addresses, numbers, domains."""
+    public = r.linkedin_key if r.linkedin_kind == "public" else None
+    sales = r.linkedin_key if r.linkedin_kind == "sales_navigator" else None
+    return traits(
+        linkedin_key=public,
+        sales_nav_id=sales,
+        emails=[key for _, key, _, _ in r.emails],
+        phones=[e164 for e164, _ in r.phones],
+        domains=(r.domain,),
+    )
 
 
 def _renumber(batch: _Batch, mapping: dict[int, int]) -> None:

@@ -13,6 +13,7 @@ from leadsmith.db.database import Executor, Prepared
 from leadsmith.db.tables import accounts, companies, emails, people, phones, predicted_emails, reveals, verifications
 from leadsmith.metering.repository import PURSE_COLUMNS, purse_of
 from leadsmith.metering.schemas import Standing
+from leadsmith.privacy.identity import Traits, traits
 from leadsmith.verification.repository import trusted_status
 
 FRESH_KINDS = ("work_email", "direct_email", "phone")
@@ -33,6 +34,8 @@ class PersonRow:
     predicted_address: str | None = None
     predicted_score: float | None = None
     predicted_status: str | None = None  # the verification status of the predicted address, if verified
+    linkedin_key: str | None = None
+    sales_nav_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,8 @@ _PERSON_COLS = (
     predicted_emails.c.address.label("predicted_address"),
     predicted_emails.c.score.label("predicted_score"),
     trusted_status().label("predicted_status"),
+    people.c.linkedin_key,
+    people.c.sales_nav_id,
 )
 _PERSON_FROM = (
     people.outerjoin(companies, companies.c.id == people.c.company_id)
@@ -272,3 +277,32 @@ async def employees(db: Executor, company_id: int, limit: int, require_phone: bo
         rest = {"company": company_id, "limit": limit - len(found)}
         found = [*found, *await db.fetch_all(_STAFF[False, require_phone], rest)]
     return [PersonRow(*tuple(r)) for r in found]
+
+
+async def traits_of(db: Executor, person_id: int) -> Traits:
+    """Every identity the store holds of a person: what a suppression of any of them hides them by."""
+    row = await db.fetch_one(
+        sa.select(people.c.linkedin_key, people.c.sales_nav_id, companies.c.domain, predicted_emails.c.address)
+        .select_from(
+            people.outerjoin(companies, companies.c.id == people.c.company_id).outerjoin(
+                predicted_emails, predicted_emails.c.person_id == people.c.id
+            )
+        )
+        .where(people.c.id == person_id)
+    )
+    if row is None:
+        return Traits()
+    addresses = [
+        r.address_key
+        for r in await db.fetch_all(sa.select(emails.c.address_key).where(emails.c.person_id == person_id))
+    ]
+    numbers = [r.e164 for r in await db.fetch_all(sa.select(phones.c.e164).where(phones.c.person_id == person_id))]
+    if row.address:
+        addresses.append(row.address)
+    return traits(
+        linkedin_key=row.linkedin_key,
+        sales_nav_id=row.sales_nav_id,
+        emails=addresses,
+        phones=numbers,
+        domains=(row.domain,),
+    )

@@ -23,6 +23,8 @@ from leadsmith.errors import NotFound, coded, field_error
 from leadsmith.metering.schemas import Charged, Item, Standing, Work
 from leadsmith.metering.service import MeteringService, RequestContext
 from leadsmith.patterns.service import PatternService
+from leadsmith.privacy.identity import Identity, linkedin_value, traits
+from leadsmith.privacy.suppression import SuppressionList
 from leadsmith.providers.waterfall import Need
 from leadsmith.verification.rules import valid_of
 
@@ -115,6 +117,29 @@ def need_of(query: LeadQuery, emails: Sequence[EmailRow] | None, phones: Sequenc
     return Need(frozenset() if has_email else kinds, phone)
 
 
+def hidden(shield: SuppressionList, person: PersonRow, emails: Sequence[EmailRow], phones: Sequence[str] = ()) -> bool:
+    """Whether any identity of the person is suppressed: their LinkedIn profile, an address (their
+    predicted one too), a phone, their company's or an address's domain."""
+    if not shield.active:
+        return False
+    addresses = [e.address for e in emails]
+    if person.predicted_address:
+        addresses.append(person.predicted_address)
+    return shield.hides_any(
+        traits(
+            linkedin_key=person.linkedin_key,
+            sales_nav_id=person.sales_nav_id,
+            emails=addresses,
+            phones=phones,
+            domains=(person.company_domain,),
+        )
+    )
+
+
+def domain_hidden(shield: SuppressionList, domain: str) -> bool:
+    return shield.active and shield.hides(Identity("domain", domain))
+
+
 @dataclass
 class ContactsService:
     db: Database
@@ -122,6 +147,19 @@ class ContactsService:
     metering: MeteringService
     patterns: PatternService
     upstream: Upstream | None = None
+    suppressions: SuppressionList | None = None
+
+    async def _shield(self) -> SuppressionList | None:
+        """The suppression list when it holds anything (None: nobody is hidden, nothing to check)."""
+        if self.suppressions is None:
+            return None
+        shield = await self.suppressions.current()
+        return shield if shield.active else None
+
+    async def _hidden(self, shield: SuppressionList, person: PersonRow, emails: Sequence[EmailRow]) -> bool:
+        """``hidden``, reading the person's phones when a phone number is suppressed."""
+        phones = [e for e, _, _ in await repository.phone_rows(self.db, person.id)] if shield.has("phone") else []
+        return hidden(shield, person, emails, phones)
 
     async def lead(
         self, caller: Caller, ctx: RequestContext, query: LeadQuery, shape: Callable[[Lead], object]
@@ -146,12 +184,19 @@ class ContactsService:
             ref = query.ref
             if ref is None or not query.want:
                 return Work(shape(Lead(query)))
+            shield = await self._shield()
+            if shield is not None and shield.hides(Identity("linkedin", linkedin_value(ref))):
+                return Work(shape(Lead(query)))  # as for a lead not known; no provider is asked
             found = await look(ref)
+            if shield is not None and found is not None and await self._hidden(shield, found[0], found[1]):
+                return Work(shape(Lead(query)))
             if self.upstream is not None:
                 need = need_of(query, found[1] if found else None, found[3] if found else [])
                 if not need.empty:
                     await self.upstream.profile(caller.account_id, ref, query.name, need)
                     found = await look(ref)
+                    if shield is not None and found is not None and await self._hidden(shield, found[0], found[1]):
+                        return Work(shape(Lead(query)))
             if found is None:
                 return Work(shape(Lead(query)))
             person, emails, standing, phone_rows = found
@@ -184,9 +229,18 @@ class ContactsService:
                     found[kind, key] = row
             return found
 
+        shield = await self._shield()
+        if shield is not None:  # nobody suppressed is looked up, or asked about upstream
+            queries = [
+                LeadQuery(None, q.id_text, q.name, q.want, q.require)
+                if q.ref is not None and shield.hides(Identity("linkedin", linkedin_value(q.ref)))
+                else q
+                for q in queries
+            ]
         found = await look(queries)
         ids = [p.id for p, _ in found.values()]
-        phones = await repository.phone_rows_many(self.db, ids) if any("phone" in q.want for q in queries) else {}
+        wants_phones = any("phone" in q.want for q in queries) or (shield is not None and shield.has("phone"))
+        phones = await repository.phone_rows_many(self.db, ids) if wants_phones else {}
         if self.upstream is not None:
             gate = asyncio.Semaphore(concurrency)
             lacking = []
@@ -212,6 +266,10 @@ class ContactsService:
         out = []
         for q in queries:
             row = found.get((q.ref.kind, q.ref.key)) if q.ref is not None and q.want else None
+            if row is not None and shield is not None:
+                numbers = [e for e, _, _ in phones.get(row[0].id, [])]
+                if hidden(shield, row[0], row[1], numbers):
+                    row = None
             if row is None:
                 out.append(Lead(q))
             else:
@@ -253,6 +311,9 @@ class ContactsService:
         domain = domain_field(req.domain)
 
         async def work() -> Work:
+            shield = await self._shield()
+            if shield is not None and domain_hidden(shield, domain):
+                raise coded(NotFound, "domain_not_found", f"nothing is known about the domain {domain!r}")
             ranked = await self.patterns.scores(domain)
             if not ranked.known_pairs and self.upstream is not None:
                 if await repository.has_work_addresses(self.db, domain):
@@ -281,30 +342,54 @@ class ContactsService:
             raise field_error("contactsNumberLimit", f"must be between 1 and {top}, got {limit}")
 
         async def work() -> Work:
+            shield = await self._shield()
+            if shield is not None and domain_hidden(shield, domain):
+                raise coded(NotFound, "domain_not_found", f"no company is known at the domain {domain!r}")
             company = await repository.company_by_domain(self.db, domain)
-            staff = await repository.employees(self.db, company.id, limit, req.isPhoneRequired) if company else []
+            staff = await self._staff(company.id, limit, req.isPhoneRequired, shield) if company else []
             if len(staff) < limit and self.upstream is not None:
                 await self.upstream.employees(caller.account_id, domain, limit)
                 company = await repository.company_by_domain(self.db, domain)
-                staff = await repository.employees(self.db, company.id, limit, req.isPhoneRequired) if company else []
+                staff = await self._staff(company.id, limit, req.isPhoneRequired, shield) if company else []
             if company is None:
                 raise coded(
                     NotFound,
                     "domain_not_found",
                     f"no company is known at the domain {domain!r}",
                 )
-            ids = [p.id for p in staff]
-            emails = await repository.emails_of(self.db, ids)
-            for p in staff:
-                emails[p.id] = with_prediction(p, emails.get(p.id, []), self.settings.finder_min_score)
-            phones = await repository.phones_of(self.db, ids) if req.isPhoneRequired else {}
+            emails = {p.id: with_prediction(p, found, self.settings.finder_min_score) for p, found, _ in staff}
+            phones = {p.id: numbers for p, _, numbers in staff} if req.isPhoneRequired else {}
+            staff_people = [p for p, _, _ in staff]
             items: list[Item] = []
-            for p in staff:
+            for p in staff_people:
                 items.append(Item(p.id, "employee"))
                 if phones.get(p.id):
                     items.append(Item(p.id, "phone"))
-            payload = {"employees": [employee_payload(p, emails.get(p.id, []), phones.get(p.id, [])) for p in staff]}
+            payload = {
+                "employees": [employee_payload(p, emails.get(p.id, []), phones.get(p.id, [])) for p in staff_people]
+            }
             return Work(payload, tuple(items))
 
         params = {"domain": domain, "limit": limit, "phones": req.isPhoneRequired}
         return await self.metering.charged(caller, ctx, params, work)
+
+    async def _staff(
+        self, company_id: int, limit: int, require_phone: bool, shield: SuppressionList | None
+    ) -> list[tuple[PersonRow, list[EmailRow], list[str]]]:
+        """A company's first ``limit`` people with their addresses and phones, the suppressed skipped (more
+        are read until ``limit`` are left, or the company has no more)."""
+        want = limit
+        while True:
+            staff = await repository.employees(self.db, company_id, want, require_phone)
+            ids = [p.id for p in staff]
+            emails = await repository.emails_of(self.db, ids)
+            read_phones = require_phone or (shield is not None and shield.has("phone"))
+            phones = await repository.phones_of(self.db, ids) if read_phones else {}
+            out = [
+                (p, emails.get(p.id, []), phones.get(p.id, []))
+                for p in staff
+                if shield is None or not hidden(shield, p, emails.get(p.id, []), phones.get(p.id, []))
+            ]
+            if len(out) >= limit or len(staff) < want:
+                return out[:limit]
+            want = want * 2 + (len(staff) - len(out))

@@ -18,6 +18,7 @@ import fcntl
 import logging
 import os
 import sqlite3
+import time
 from collections import namedtuple
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -65,6 +66,9 @@ class Database(Executor, Protocol):
     def checkpoint_soon(self) -> Awaitable[None]:
         """Start copying what was committed back into the store, in a thread (SQLite's WAL; nothing on
         PostgreSQL), and return at once: awaited before the next write transaction of a bulk write."""
+
+    async def scrub(self, tables: Sequence[str], full: bool = False) -> None:
+        """After an erasure, leave nothing of the deleted rows readable in the store's files."""
 
 
 def _done() -> asyncio.Future[None]:
@@ -236,6 +240,8 @@ class SqliteDatabase(_SyncExecutor):
                 "foreign_keys=ON",
                 f"cache_size=-{cache_mb * 1024}",
                 "temp_store=MEMORY",
+                # What is deleted is overwritten with zeros: an erased person leaves nothing readable.
+                "secure_delete=ON",
             ):
                 cur.execute(f"PRAGMA {pragma}")
             cur.close()
@@ -282,6 +288,41 @@ class SqliteDatabase(_SyncExecutor):
                 conn.close()
         except sqlite3.Error:
             pass  # busy: the next round takes it
+
+    async def scrub(self, tables: Sequence[str], full: bool = False) -> None:
+        """After an erasure: nothing of the deleted rows left in the store's files. Every connection
+        deletes with ``secure_delete`` on (freed cells and pages are zeroed), so what remains is the WAL's
+        older frames, which a TRUNCATE checkpoint copies back and cuts away (retried while readers hold
+        it); ``full`` rewrites the whole file first (VACUUM: slow on a big store, briefly blocks writes)."""
+        del tables  # every table of the file is scrubbed alike
+        if self._path is None:
+            return
+        if full:
+            async with self._write_lock:
+                await self._lock_file()
+                try:
+                    raw = self._writer.connection.driver_connection
+                    assert raw is not None
+                    await asyncio.to_thread(raw.execute, "VACUUM")
+                finally:
+                    self._unlock_file()
+        if not await asyncio.to_thread(self._truncate_wal):
+            raise RuntimeError("the WAL could not be cut back (a reader held it for 30 s): run the erasure again")
+
+    def _truncate_wal(self, wait_seconds: float = 30.0) -> bool:
+        assert self._path is not None
+        deadline = time.monotonic() + wait_seconds
+        conn = sqlite3.connect(self._path, timeout=1.0, check_same_thread=False)
+        try:
+            while True:
+                busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                if not busy:
+                    return True
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.05)
+        finally:
+            conn.close()
 
     def checkpoint_soon(self) -> Awaitable[None]:
         """Between the transactions of a bulk write: the WAL is only started over from its beginning
@@ -439,6 +480,14 @@ class PostgresDatabase:
 
     def checkpoint_soon(self) -> Awaitable[None]:
         return _done()  # PostgreSQL checkpoints on its own
+
+    async def scrub(self, tables: Sequence[str], full: bool = False) -> None:
+        """After an erasure: VACUUM the tables it deleted from, so their dead rows are no longer kept for
+        old snapshots and their space is reused (overwritten) by new rows; ``full`` rewrites each table
+        and its indexes into new files and deletes the old ones (VACUUM FULL: an exclusive lock while it
+        runs). WAL segments and backups keep old rows until they are recycled (see the privacy docs)."""
+        for table in tables:
+            await self.execute(sa.text(f'VACUUM {"FULL " if full else ""}"{table}"'))
 
     async def _vacuum_loop(self, every_seconds: float) -> None:
         while True:

@@ -321,6 +321,10 @@ class JobsService:
             fresh_since=self.metering.fresh_since(now),
             then=write,
         )
+        if self.metering.on_reveal is not None:
+            for idx, items in batch:
+                if outcome.get(idx) is not None:
+                    self.metering.on_reveal(caller.account_id, caller.key_id, ENDPOINTS[kind], items)
         return any(v is None for v in outcome.values())
 
     async def _compute(

@@ -21,7 +21,7 @@ from leadsmith.db.tables import installation
 from leadsmith.errors import BadRequest, Conflict, coded
 from leadsmith.metering import credits, repository
 from leadsmith.metering.counters import Counters, Limit
-from leadsmith.metering.schemas import Charged, Hit, Purse, Quota, Work
+from leadsmith.metering.schemas import Charged, Hit, Item, Purse, Quota, Work
 
 log = logging.getLogger("leadsmith.metering")
 
@@ -78,6 +78,8 @@ class MeteringService:
     settings: Settings
     counters: Counters
     clock: Clock = now_ms
+    # Told of every answer's reveals once they are charged (or free): the reveal log (see privacy/).
+    on_reveal: Callable[[int, int | None, str, tuple[Item, ...]], None] | None = None
 
     _namespace: str | None = None
 
@@ -184,6 +186,14 @@ class MeteringService:
                 return replay
 
         result = await work()
+        charged = await self._charge(caller, ctx, result, now, idem_since, request_hash)
+        if self.on_reveal is not None and result.items and not charged.replayed:
+            self.on_reveal(caller.account_id, caller.key_id, ctx.endpoint, result.items)
+        return charged
+
+    async def _charge(
+        self, caller: Caller, ctx: RequestContext, result: Work, now: int, idem_since: int, request_hash: str
+    ) -> Charged:
         body = orjson.dumps(result.payload)
         fresh_since = self.fresh_since(now)
         terms: dict[str, Any] = {

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from leadsmith.access.schemas import Caller
 from leadsmith.body import domain_field
 from leadsmith.clock import Clock, now_ms
+from leadsmith.contacts import repository as contacts_repository
 from leadsmith.db.database import Database, sqlite_path
 from leadsmith.engine.finder import Candidate, find_emails
 from leadsmith.engine.inference import (
@@ -33,6 +34,8 @@ from leadsmith.metering.schemas import Charged, Item, Work
 from leadsmith.metering.service import MeteringService, RequestContext
 from leadsmith.patterns import repository
 from leadsmith.patterns.schemas import FinderRequest
+from leadsmith.privacy.identity import Identity
+from leadsmith.privacy.suppression import SuppressionList
 from leadsmith.verification import repository as verification_repository
 from leadsmith.verification.rules import valid_of
 
@@ -175,6 +178,8 @@ class PatternService:
     store_every: int = 64
     # Upstream providers asked for a person's address when the store knows none (see providers/).
     upstream: Any = None
+    # Who opted out (see privacy/): never offered, even as a guess.
+    suppressions: SuppressionList | None = None
     _prior: tuple[float, dict[PatternKey, float]] | None = field(default=None, repr=False)
     _scores: dict[str, tuple[float, DomainScores]] = field(default_factory=dict, repr=False)
 
@@ -348,10 +353,15 @@ class PatternService:
     async def finder_work(self, account_id: int, ask: FinderAsk) -> Work:
         """What the finder answers for ``ask`` (the store's, then the upstream providers' when the store
         knows no address of the person there) and what that reveals: one e-mail, when anything is found."""
+        shield = await self.suppressions.current() if self.suppressions is not None else None
+        if shield is not None and shield.active and shield.hides(Identity("domain", ask.domain)):
+            return Work({"emails": []})
         found = await self.find(ask.domain, ask.first, ask.last, ask.middle)
         if self.upstream is not None and ask.first and ask.last and not any(c.known for c in found.candidates):
             await self.upstream.email(account_id, ask.first, ask.last, ask.domain)
             found = await self.find(ask.domain, ask.first, ask.last, ask.middle)
+        if shield is not None and shield.active:
+            found = await self._unsuppressed(shield, found)
         payload = {
             "emails": [
                 {"email": c.email, "score": round(c.score, 4), "pattern": c.pattern, "valid": c.valid}
@@ -359,6 +369,15 @@ class PatternService:
             ]
         }
         return Work(payload, (Item(found.person_id, "work_email"),) if found.candidates else ())
+
+    async def _unsuppressed(self, shield: SuppressionList, found: Found) -> Found:
+        """``found`` without a suppressed address; nothing at all for a known person who is suppressed."""
+        if found.person_id is not None:
+            person = await contacts_repository.traits_of(self.db, found.person_id)
+            if shield.hides_any(person):
+                return Found([], None)
+        kept = [c for c in found.candidates if not shield.hides(Identity("email", c.email.lower()))]
+        return Found(kept, found.person_id if kept else None)
 
     async def email_finder(self, caller: Caller, ctx: RequestContext, req: FinderRequest) -> Charged:
         """``POST /company/emailFinder``: charged like an e-mail reveal, only when something is returned."""

@@ -263,6 +263,51 @@ async def bulk_results(request: Request, job_id: str, format: str = "csv") -> Re
     )
 
 
+@router.get("/portal/remove-my-data", response_class=HTMLResponse)
+async def remove_page(request: Request) -> Response:
+    return _render(request, "remove.html", {"account": await _account(request)})
+
+
+@router.post("/portal/remove-my-data")
+async def remove_request(request: Request) -> Response:
+    """The same page whatever was asked for and whatever the store holds: only a malformed entry (neither
+    an address nor a profile) or too many requests from one place are told apart."""
+    services = services_of(request)
+    assert services.privacy is not None
+    form: dict[str, str] = {}
+    try:
+        form = await _form(request)
+        await services.privacy.request_removal(form.get("identity", ""), _client(request), services.settings.link_base)
+    except _CsrfRefused:
+        return _csrf_refused(request)
+    except LeadsmithError as e:
+        response = _render(request, "remove.html", {"error": e.message, "identity": form.get("identity", "")}, e.status)
+        response.headers.update(e.headers)
+        return response
+    return _render(request, "remove.html", {"sent": True})
+
+
+@router.get("/portal/remove-my-data/confirm", response_class=HTMLResponse)
+async def remove_confirm_page(request: Request, token: str = "") -> Response:
+    """The link in the mail: a page with a button (a link alone erases nothing: mail scanners open links)."""
+    privacy = services_of(request).privacy
+    assert privacy is not None
+    valid = bool(token) and await privacy.pending_confirmation(token)
+    return _render(request, "remove_confirm.html", {"valid": valid, "token": token}, 200 if valid else 404)
+
+
+@router.post("/portal/remove-my-data/confirm")
+async def remove_confirm(request: Request) -> Response:
+    privacy = services_of(request).privacy
+    assert privacy is not None
+    try:
+        form = await _form(request)
+    except _CsrfRefused:
+        return _csrf_refused(request)
+    done = await privacy.confirm(form.get("token", ""))
+    return _render(request, "remove_confirm.html", {"done": done, "valid": False}, 200 if done else 404)
+
+
 @router.get("/portal/docs", response_class=HTMLResponse)
 async def reference(request: Request) -> Response:
     base = str(request.base_url).rstrip("/")

@@ -35,6 +35,8 @@ from leadsmith.contacts.records import Record, parse_row
 from leadsmith.db.database import Database, Executor
 from leadsmith.engine.emails import email_kind
 from leadsmith.engine.identifiers import ProfileRef
+from leadsmith.privacy.identity import Identity, linkedin_value
+from leadsmith.privacy.suppression import SuppressionList
 from leadsmith.providers import repository
 from leadsmith.providers.base import Answer, FoundPerson, Lookup, ProfileQuery, ProviderError, lookups_of
 from leadsmith.providers.config import ProviderConfig, load
@@ -100,6 +102,8 @@ class Upstream:
     learn: Callable[[set[str]], Awaitable[Any]] | None = None
     # Several processes serve this store: an ask is held in the store (a flight row), not only here.
     shared: bool = True
+    # Who opted out (see privacy/): never asked about.
+    suppressions: SuppressionList | None = None
     _holder: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
     _unwritten: list[dict[str, Any]] = field(default_factory=list)
     _local: dict[str, asyncio.Future[None]] = field(default_factory=dict)
@@ -132,11 +136,19 @@ class Upstream:
     def offers(self, lookup: Lookup) -> bool:
         return any(s.usable(lookup) for s in self.slots)
 
+    async def _suppressed(self, identity: Identity) -> bool:
+        if self.suppressions is None:
+            return False
+        shield = await self.suppressions.current()
+        return shield.hides(identity)
+
     # --- the look-ups
 
     async def profile(self, account_id: int, ref: ProfileRef, name: str | None, need: Need) -> None:
         """Ask for a lead the store lacks ``need`` for; what comes back is in the store when this returns."""
         if need.empty or not self.offers("profile"):
+            return
+        if await self._suppressed(Identity("linkedin", linkedin_value(ref))):
             return
         slug = ref.value
         url = (
@@ -154,7 +166,7 @@ class Upstream:
         await self._once(f"profile:{ref.key}:{need.label()}", "profile", account_id, ask, need, linkedin)
 
     async def email(self, account_id: int, first: str, last: str, domain: str) -> None:
-        if not self.offers("email"):
+        if not self.offers("email") or await self._suppressed(Identity("domain", domain)):
             return
 
         async def ask(slot: Slot) -> Answer:
@@ -165,7 +177,7 @@ class Upstream:
         await self._once(key, "email", account_id, ask, Need(frozenset({"pro"})), {"domain": domain})
 
     async def employees(self, account_id: int, domain: str, limit: int) -> None:
-        if not self.offers("employees"):
+        if not self.offers("employees") or await self._suppressed(Identity("domain", domain)):
             return
 
         async def ask(slot: Slot) -> Answer:
@@ -177,7 +189,7 @@ class Upstream:
         )
 
     async def pattern(self, account_id: int, domain: str) -> None:
-        if not self.offers("pattern"):
+        if not self.offers("pattern") or await self._suppressed(Identity("domain", domain)):
             return
 
         async def ask(slot: Slot) -> Answer:

@@ -16,6 +16,8 @@ from leadsmith.config import Settings
 from leadsmith.db.database import Database
 from leadsmith.metering.schemas import Charged, Item, Work
 from leadsmith.metering.service import MeteringService, RequestContext
+from leadsmith.privacy.identity import traits
+from leadsmith.privacy.suppression import SuppressionList
 from leadsmith.verification import repository
 from leadsmith.verification.rules import Result, parse_address
 from leadsmith.verification.schemas import VerifyRequest
@@ -32,6 +34,8 @@ class VerificationService:
     settings: Settings
     metering: MeteringService | None = None
     clock: Clock = now_ms
+    # Who opted out (see privacy/): their addresses are checked when asked, but no result is kept.
+    suppressions: SuppressionList | None = None
     _holder: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
 
     def _cutoff(self, now: int) -> int:
@@ -54,8 +58,13 @@ class VerificationService:
     async def verify_many(self, emails: Sequence[str], progress: Callable[[int], None] | None = None) -> list[Result]:
         results = await self.verifier.verify_many(emails, progress)
         await self._confirm_absences(results)
+        kept = results
+        if self.suppressions is not None:
+            shield = await self.suppressions.current()
+            if shield.active:
+                kept = [r for r in results if not shield.hides_any(traits(emails=[r.email] if "@" in r.email else []))]
         async with self.db.transaction() as tx:
-            await repository.save(tx, results)
+            await repository.save(tx, kept)
         return results
 
     async def _confirm_absences(self, results: Sequence[Result]) -> None:

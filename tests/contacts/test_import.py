@@ -172,7 +172,7 @@ async def content(url: str) -> dict[str, list[tuple[object, ...]]]:
         await db.close()
 
 
-STAMPS = {"created_at", "updated_at", "first_seen", "last_seen"}
+STAMPS = {"created_at", "updated_at", "seen_at", "first_seen", "last_seen"}
 
 
 def imported(tmp: Path, path: Path, *options: str, created: int) -> dict[str, list[tuple[object, ...]]]:

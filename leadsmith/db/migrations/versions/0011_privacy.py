@@ -54,9 +54,6 @@ def upgrade() -> None:
         sa.Column("fields", sa.String(64), nullable=False),
         sa.Column("endpoint", sa.String(64), nullable=False),
         sa.Column("created_at", sa.BigInteger, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["person_id"], ["people.id"], name=op.f("fk_reveal_log_person_id_people"), ondelete="SET NULL"
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reveal_log")),
     )
     op.create_index(op.f("ix_reveal_log_person_id"), "reveal_log", ["person_id"])

@@ -1,0 +1,1 @@
+"""The operators' API: admin tokens (``lsa_``), not API keys, and what they authorise."""

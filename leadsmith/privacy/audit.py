@@ -1,0 +1,106 @@
+"""The reveal log: who received whose data. Every answer that reveals a person (a profile, an employee, a
+found address, a bulk item) adds one row per person: the account, the key, the person, which fields, the
+endpoint and the time.
+
+Off the request's path: ``record`` appends to this worker's buffer (a few microseconds), and a flush
+writes the buffer once a second in one statement, keeping only rows whose person still exists (one
+erased in between is not named again). A worker killed outright loses at most its last second of rows.
+Rows older than ``LEADSMITH_AUDIT_RETENTION_DAYS`` are purged (0: nothing is logged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from leadsmith.clock import DAY_MS, Clock, now_ms
+from leadsmith.db.database import Database
+from leadsmith.metering.schemas import Item
+from leadsmith.privacy import repository
+
+log = logging.getLogger("leadsmith.privacy")
+
+# What the log calls each kind of item revealed (a verification reveals nothing stored: not logged).
+FIELDS = {"work_email": "work_email", "direct_email": "direct_email", "phone": "phone", "employee": "employee"}
+MAX_BUFFERED = 200_000
+
+
+@dataclass
+class RevealLog:
+    db: Database
+    retention_days: float = 365
+    clock: Clock = now_ms
+    _rows: list[dict[str, Any]] = field(default_factory=list)
+    _dropped: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.retention_days > 0
+
+    def record(self, account_id: int, key_id: int | None, endpoint: str, items: Iterable[Item]) -> None:
+        """What one answer revealed, buffered until the next flush."""
+        if self.retention_days <= 0:
+            return
+        fields: dict[int | None, list[str]] = {}
+        for item in items:
+            name = FIELDS.get(item.kind)
+            if name is not None:
+                fields.setdefault(item.person_id, []).append(name)
+        if not fields:
+            return
+        if len(self._rows) >= MAX_BUFFERED:  # the store has been unwritable for a long time
+            self._dropped += len(fields)
+            return
+        now = self.clock()
+        for person_id, names in fields.items():
+            self._rows.append(
+                {
+                    "account_id": account_id,
+                    "key_id": key_id,
+                    "person_id": person_id,
+                    "fields": ",".join(names),
+                    "endpoint": endpoint,
+                    "created_at": now,
+                }
+            )
+
+    async def flush(self) -> int:
+        if not self._rows:
+            return 0
+        rows, self._rows = self._rows, []
+        try:
+            async with self.db.transaction() as tx:
+                await repository.write_reveals(tx, rows)
+        except Exception:
+            self._rows = rows + self._rows
+            raise
+        if self._dropped:
+            log.warning("the reveal log dropped %d rows while the store could not be written", self._dropped)
+            self._dropped = 0
+        return len(rows)
+
+    async def run_flusher(self, every_seconds: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(every_seconds)
+            try:
+                await self.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # kept for the next round
+                log.exception("could not write the reveal log; retrying")
+
+    async def purge(self) -> int:
+        """Delete rows older than the retention; how many."""
+        if self.retention_days <= 0:
+            return 0
+        before = self.clock() - int(self.retention_days * DAY_MS)
+        total = 0
+        while True:
+            async with self.db.transaction() as tx:
+                gone = await repository.purge_reveals(tx, before)
+            total += gone
+            if gone == 0:
+                return total
