@@ -263,7 +263,7 @@ async def erase_people(
             sa.update(reveal_log).where(reveal_log.c.person_id.in_(id_list)).values(person_id=None)
         )
         for table in (reveals, predicted_emails, phones, emails):
-            gone[table.name] = await tx.execute(sa.delete(table).where(table.c.person_id.in_(id_list)))
+            gone[str(table.name)] = await tx.execute(sa.delete(table).where(table.c.person_id.in_(id_list)))
         gone["people"] = await tx.execute(sa.delete(people).where(people.c.id.in_(id_list)))
     if address_keys:
         keys = sorted(address_keys)
