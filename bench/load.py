@@ -155,6 +155,13 @@ def main() -> None:
         help="repeat: only repeat profile look-ups (after the no-op and a warm-up), with CPU per request per program",
     )
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], help="the server's event loop (default: asyncio)")
+    parser.add_argument(
+        "--compare-audit",
+        action="store_true",
+        help="issue 17: /profile/profile with the reveal log on (the default) against off "
+        "(LEADSMITH_AUDIT_RETENTION_DAYS=0), in alternating rounds",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of each with --compare-audit")
     args = parser.parse_args()
 
     os.environ["LEADSMITH_TEST_DATABASE"] = args.backend
@@ -170,6 +177,9 @@ def main() -> None:
             cli(env, "migrate")
         ids = asyncio.run(sample_ids(url, 20_000))
         domains = asyncio.run(domains_of(url))
+        if args.compare_audit:
+            compare_audit(args, env, Path(tmp), ids, store)
+            return
         for workers in [int(w) for w in args.workers.split(",")]:
             # A fresh account per run, so that "new" reveals are new to it.
             email = f"bench-{os.getpid()}-{workers}@leadsmith.local"
@@ -226,6 +236,47 @@ def main() -> None:
                 print(result.row(noop))
             print(quiet.row())
             print(flush=True)
+
+
+def compare_audit(args: argparse.Namespace, env: dict[str, str], tmp: Path, ids: list[str], store: str) -> None:
+    """/profile/profile (new reveals, then repeat ones) on a server with the reveal log and one without,
+    alternating, each round with a fresh account; the medians and their ratio."""
+    import statistics
+
+    leads = [{"id": i, "name": "x"} for i in ids]
+    figures: dict[tuple[str, str], list[float]] = {}
+    p99s: dict[tuple[str, str], list[float]] = {}
+    workers = int(args.workers.split(",")[0])
+    for n in range(args.rounds):
+        for label, days in (("log off", "0"), ("log on", "365")):
+            run_env = {**env, "LEADSMITH_AUDIT_RETENTION_DAYS": days}
+            email = f"audit-{os.getpid()}-{n}-{days}@leadsmith.local"
+            key = cli(run_env, "accounts", "create", email).stdout.strip().splitlines()[-1]
+            new = lua_script(tmp / "audit-new.lua", key, "/profile/profile", leads)
+            repeat = lua_script(tmp / "audit-repeat.lua", key, "/profile/profile", leads[:1000])
+            server = start_server(run_env, tmp / f"audit-{n}-{days}.log", workers=workers)
+            try:
+                run = functools.partial(wrk, connections=args.connections, seconds=args.seconds)
+                run("warm-up", server.url + "/healthz", seconds=2)
+                fresh = run(f"new reveals, {label}", server.url, script=new)
+                run("warm-up", server.url, script=repeat, seconds=3)
+                again = run(f"repeat reveals, {label}", server.url, script=repeat)
+            finally:
+                server.stop()
+            for kind, result in (("new", fresh), ("repeat", again)):
+                figures.setdefault((kind, label), []).append(result.rps)
+                p99s.setdefault((kind, label), []).append(result.p99_ms)
+    print(f"{workers} worker(s), {args.connections} connections, {args.seconds} s each, {args.rounds} rounds, {store}")
+    for kind in ("new", "repeat"):
+        off = statistics.median(figures[kind, "log off"])
+        on = statistics.median(figures[kind, "log on"])
+        p99_off, p99_on = statistics.median(p99s[kind, "log off"]), statistics.median(p99s[kind, "log on"])
+        print(
+            f"/profile/profile ({kind}): log off {off:,.0f} req/s (p99 {p99_off:.1f} ms), "
+            f"log on {on:,.0f} req/s (p99 {p99_on:.1f} ms): ratio {on / off:.3f}"
+        )
+        rounds = zip(figures[kind, "log off"], figures[kind, "log on"], strict=True)
+        print("  rounds (off, on): " + ", ".join(f"{a:,.0f}/{b:,.0f}" for a, b in rounds))
 
 
 if __name__ == "__main__":

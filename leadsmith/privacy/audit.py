@@ -2,10 +2,11 @@
 found address, a bulk item) adds one row per person: the account, the key, the person, which fields, the
 endpoint and the time.
 
-Off the request's path: ``record`` appends to this worker's buffer (a few microseconds), and a flush
-writes the buffer once a second in one statement, keeping only rows whose person still exists (one
-erased in between is not named again). A worker killed outright loses at most its last second of rows.
-Rows older than ``LEADSMITH_AUDIT_RETENTION_DAYS`` are purged (0: nothing is logged).
+Off the request's path: ``record`` counts the reveal in this worker's buffer (a dictionary update), and a
+flush writes the buffer once a second in one bulk insert: one row per account, key, person, fields and
+endpoint in that second, with how many times (``count``) and when first. Only rows whose person still
+exists are written (one erased in between is not named again). A worker killed outright loses at most its
+last second. Rows older than ``LEADSMITH_AUDIT_RETENTION_DAYS`` are purged (0: nothing is logged).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from leadsmith.clock import DAY_MS, Clock, now_ms
 from leadsmith.db.database import Database
@@ -33,7 +33,8 @@ class RevealLog:
     db: Database
     retention_days: float = 365
     clock: Clock = now_ms
-    _rows: list[dict[str, Any]] = field(default_factory=list)
+    # (account, key, person, fields, endpoint) -> [first time, count] since the last flush
+    _rows: dict[tuple[int, int | None, int | None, str, str], list[int]] = field(default_factory=dict)
     _dropped: int = 0
 
     @property
@@ -51,31 +52,29 @@ class RevealLog:
                 fields.setdefault(item.person_id, []).append(name)
         if not fields:
             return
-        if len(self._rows) >= MAX_BUFFERED:  # the store has been unwritable for a long time
-            self._dropped += len(fields)
-            return
-        now = self.clock()
+        rows = self._rows
+        now = 0
         for person_id, names in fields.items():
-            self._rows.append(
-                {
-                    "account_id": account_id,
-                    "key_id": key_id,
-                    "person_id": person_id,
-                    "fields": ",".join(names),
-                    "endpoint": endpoint,
-                    "created_at": now,
-                }
-            )
+            key = (account_id, key_id, person_id, ",".join(names), endpoint)
+            seen = rows.get(key)
+            if seen is not None:
+                seen[1] += 1
+            elif len(rows) >= MAX_BUFFERED:  # the store has been unwritable for a long time
+                self._dropped += 1
+            else:
+                rows[key] = [now or (now := self.clock()), 1]
 
     async def flush(self) -> int:
         if not self._rows:
             return 0
-        rows, self._rows = self._rows, []
+        rows, self._rows = self._rows, {}
         try:
             async with self.db.transaction() as tx:
-                await repository.write_reveals(tx, rows)
+                await repository.write_reveals(tx, [(*key, at, n) for key, (at, n) in rows.items()])
         except Exception:
-            self._rows = rows + self._rows
+            for key, (at, n) in rows.items():  # kept for the next flush
+                seen = self._rows.setdefault(key, [at, 0])
+                seen[0], seen[1] = min(seen[0], at), seen[1] + n
             raise
         if self._dropped:
             log.warning("the reveal log dropped %d rows while the store could not be written", self._dropped)

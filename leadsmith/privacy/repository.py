@@ -3,12 +3,13 @@ reveal log, removal requests and admin tokens."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
+from leadsmith.db import bulk
 from leadsmith.db.database import Executor, upsert
 from leadsmith.db.tables import (
     accounts,
@@ -168,6 +169,7 @@ async def dossier(db: Executor, ids: Sequence[int]) -> list[dict[str, Any]]:
             reveal_log.c.fields,
             reveal_log.c.endpoint,
             reveal_log.c.created_at,
+            reveal_log.c.count,
         )
         .select_from(
             reveal_log.outerjoin(accounts, accounts.c.id == reveal_log.c.account_id).outerjoin(
@@ -306,16 +308,16 @@ async def stale_people(db: Executor, before: int, limit: int) -> list[int]:
 # --- the reveal log
 
 
-async def write_reveals(tx: Executor, rows: Sequence[Mapping[str, Any]]) -> None:
-    """The rows whose person still exists (or that name none): one erased since is not named again."""
-    ids = sorted({r["person_id"] for r in rows if r["person_id"] is not None})
-    alive: set[int] = set()
-    for i in range(0, len(ids), 5000):
-        chunk = ids[i : i + 5000]
-        alive |= {int(r.id) for r in await tx.fetch_all(sa.select(people.c.id).where(people.c.id.in_(chunk)))}
-    kept = [r for r in rows if r["person_id"] is None or r["person_id"] in alive]
-    if kept:
-        await tx.execute(sa.insert(reveal_log), kept)
+REVEAL_COLUMNS = ("account_id", "key_id", "person_id", "fields", "endpoint", "created_at", "count")
+
+
+async def write_reveals(tx: Executor, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Rows of ``REVEAL_COLUMNS`` whose person still exists (or that name none): one erased since the
+    reveal is not named again."""
+    ids = {r[2] for r in rows if r[2] is not None}
+    alive = {int(r[0]) for r in await bulk.select_in(tx, people, ("id",), "id", ids)} if ids else set()
+    kept = [r for r in rows if r[2] is None or r[2] in alive]
+    await bulk.insert_rows(tx, reveal_log, REVEAL_COLUMNS, kept)
 
 
 async def purge_reveals(tx: Executor, before: int, limit: int = 10_000) -> int:

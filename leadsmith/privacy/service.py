@@ -508,6 +508,7 @@ def _person_document(p: dict[str, Any]) -> dict[str, Any]:
                 "fields": r["fields"].split(","),
                 "endpoint": r["endpoint"],
                 "at": iso(r["created_at"]),
+                "times": r["count"],  # how many times within that second
             }
             for r in p["reveals"]
         ],

@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("fields", sa.String(64), nullable=False),
         sa.Column("endpoint", sa.String(64), nullable=False),
         sa.Column("created_at", sa.BigInteger, nullable=False),
+        sa.Column("count", sa.Integer, server_default="1", nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reveal_log")),
     )
     op.create_index(op.f("ix_reveal_log_person_id"), "reveal_log", ["person_id"])
