@@ -429,7 +429,7 @@ class PrivacyService:
             await repository.close_request(tx, row.id, "rejected", self.clock(), await self._digest(identity))
 
     async def _open_request(self, request_id: int) -> Any:
-        row = await repository.request(self.db, request_id)
+        row = await repository.request(self.db, request_id) if 0 < request_id < 2**63 else None
         if row is None or row.state not in ("pending", "mailed"):
             raise coded(NotFound, "request_not_found", f"no open removal request #{request_id}")
         return row
