@@ -84,6 +84,9 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.05)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--workers", type=int, default=1, help="the server's workers for (1) and (3)")
+    parser.add_argument(
+        "--spy", help="py-spy's flame graph of the server during the first miss run, here (.txt: collapsed stacks)"
+    )
     args = parser.parse_args()
     os.environ["LEADSMITH_TEST_DATABASE"] = args.backend
     port = free_port()
@@ -124,7 +127,7 @@ def main() -> None:
             store = build_store(env, Path(tmp), 0)
             key = cli(env, "accounts", "create", f"bench-{os.getpid()}@leadsmith.local").stdout.split()[-1]
             direct, through = Path(tmp) / "unique-direct.lua", Path(tmp) / "unique-through.lua"
-            server = start_server(env, Path(tmp) / "server.log")
+            server = start_server(env, Path(tmp) / "server.log", workers=args.workers)
             try:
 
                 def run(name: str, target: str, script: Path, seconds: int = args.seconds) -> WrkResult:
@@ -140,7 +143,15 @@ def main() -> None:
                 run("warm-up", upstream, direct, 2)
                 run("warm-up", server.url, through, 3)
                 base = run(f"upstream directly ({args.delay * 1000:.0f} ms)", upstream, direct)
+                spy = None
+                if args.spy:
+                    spy = subprocess.Popen(
+                        ["py-spy", "record", "-p", str(server.process.pid), "-d", str(args.seconds), "-o", args.spy,
+                         "--nonblocking", "-r", "200", "-f", "raw" if args.spy.endswith(".txt") else "flamegraph"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    )  # fmt: skip
                 via = run("through leadsmith (a miss each)", server.url, through)
+                if spy is not None:
+                    spy.wait(30)
                 base2 = run(f"upstream directly ({args.delay * 1000:.0f} ms)", upstream, direct)
                 via2 = run("through leadsmith (a miss each)", server.url, through)
                 kept = asyncio.run(fetched_ids(url, 1000))
