@@ -145,10 +145,13 @@ def main() -> None:
                 base = run(f"upstream directly ({args.delay * 1000:.0f} ms)", upstream, direct)
                 spy = None
                 if args.spy:
+                    spy_format = "raw" if args.spy.endswith(".txt") else "flamegraph"
+                    spy_args = ["-d", str(args.seconds), "-o", args.spy, "-r", "200", "-f", spy_format]
                     spy = subprocess.Popen(
-                        ["py-spy", "record", "-p", str(server.process.pid), "-d", str(args.seconds), "-o", args.spy,
-                         "--nonblocking", "-r", "200", "-f", "raw" if args.spy.endswith(".txt") else "flamegraph"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                    )  # fmt: skip
+                        ["py-spy", "record", "-p", str(server.process.pid), "--nonblocking", *spy_args],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
                 via = run("through leadsmith (a miss each)", server.url, through)
                 if spy is not None:
                     spy.wait(30)
