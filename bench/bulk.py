@@ -26,10 +26,8 @@ import time
 from pathlib import Path
 
 import httpx
-from common import HEADER, base_env, cli, start_server, wrk
+from common import HEADER, base_env, cli, start_server, temporary_database, wrk
 from load import build_store, lua_script, sample_ids
-
-from tests.support import temporary_database
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -5,15 +5,23 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from leadsmith.testing.processes import REDIS_URL, Server, cli, free_port, start_server, temporary_database
+from leadsmith.testing.processes import quiet_env as base_env
 
-from tests.support import Server, base_env, cli, start_server
-
-__all__ = ["Server", "WrkResult", "base_env", "cli", "start_server", "wrk"]
+__all__ = [
+    "REDIS_URL",
+    "Server",
+    "WrkResult",
+    "base_env",
+    "cli",
+    "free_port",
+    "start_server",
+    "temporary_database",
+    "wrk",
+]
 
 
 @dataclass

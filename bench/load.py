@@ -30,12 +30,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
-from common import HEADER, base_env, cli, start_server, wrk
+from common import HEADER, REDIS_URL, base_env, cli, start_server, temporary_database, wrk
 from import_speed import generate
 
 from leadsmith.db.database import open_database
 from leadsmith.db.tables import companies, people
-from tests.support import REDIS_URL, temporary_database
 
 
 def lua_script(

@@ -31,12 +31,11 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
-from common import HEADER, WrkResult, base_env, cli, start_server, wrk
+from common import HEADER, REDIS_URL, WrkResult, base_env, cli, free_port, start_server, temporary_database, wrk
 from load import build_store, lua_script, sample_ids
 
 from leadsmith.db.database import open_database
 from leadsmith.db.tables import emails, people
-from tests.support import REDIS_URL, free_port, temporary_database
 
 UNIQUE = """
 local counter = 0

@@ -17,13 +17,10 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from leadsmith.config import Settings
+from leadsmith.testing.loopback import Zone, fake_dns, fake_smtp, free_port
 from leadsmith.verification.verifier import Verifier
-from tests.fakes import Zone, fake_dns, fake_smtp, free_port
 
 
 def serve(port: int, domains: int, delay: float) -> None:

@@ -2,27 +2,42 @@
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import os
-import socket
-import subprocess
-import sys
 import threading
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
-import httpx
+from leadsmith.testing.processes import (
+    PG_ADMIN_URL,
+    REDIS_URL,
+    Server,
+    backend,
+    cli,
+    free_port,
+    pg_admin,
+    quiet_env,
+    start_server,
+    temporary_database,
+)
+
+__all__ = [
+    "PG_ADMIN_URL",
+    "REDIS_URL",
+    "SHARED",
+    "Server",
+    "backend",
+    "base_env",
+    "cli",
+    "free_port",
+    "mail_env",
+    "pg_admin",
+    "shared_file",
+    "start_server",
+    "temporary_database",
+]
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-PG_ADMIN_URL = os.environ.get("LEADSMITH_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("LEADSMITH_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
 def shared_file(relative: str) -> Path:
@@ -43,84 +58,6 @@ def shared_file(relative: str) -> Path:
     pytest.skip(message)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def backend() -> str:
-    return os.environ.get("LEADSMITH_TEST_DATABASE", "sqlite")
-
-
-@contextmanager
-def temporary_database(tmp: Path) -> Iterator[str]:
-    """A new, empty database URL for the backend under test, dropped afterwards."""
-    if backend() != "postgres":
-        yield f"sqlite:///{tmp / f'leadsmith-{uuid.uuid4().hex[:8]}.db'}"
-        return
-    name = f"leadsmith_test_{uuid.uuid4().hex[:12]}"
-    pg_admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def pg_admin(sql: str) -> None:
-    """Run one statement on the PostgreSQL server, from a thread of its own (callers may be inside a loop)."""
-
-    async def run() -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    errors: list[BaseException] = []
-    thread = threading.Thread(target=lambda: _capture(errors, lambda: asyncio.run(run())))
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-
-
-def _capture(errors: list[BaseException], fn: Callable[[], object]) -> None:
-    try:
-        fn()
-    except BaseException as exc:
-        errors.append(exc)
-
-
-def cli(
-    env: dict[str, str], *args: str, check: bool = True, timeout: float | None = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "leadsmith", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=check,
-        timeout=timeout,
-    )
-
-
-@dataclass
-class Server:
-    url: str
-    env: dict[str, str]
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-
-
 _MAIL_FAKES: dict[str, str] = {}
 _MAIL_FAKES_LOCK = threading.Lock()
 
@@ -129,7 +66,7 @@ def mail_env() -> dict[str, str]:
     """Settings that point verification at this process's loopback DNS and SMTP fakes (started once)."""
     from contextlib import ExitStack
 
-    from tests.fakes import fake_dns, fake_smtp, scripted_rule, scripted_zones
+    from leadsmith.testing.loopback import fake_dns, fake_smtp, scripted_rule, scripted_zones
 
     with _MAIL_FAKES_LOCK:
         if not _MAIL_FAKES:
@@ -160,32 +97,4 @@ _STACKS: list[object] = []
 def base_env(database_url: str, **extra: str) -> dict[str, str]:
     """The environment of a leadsmith process under test: its own store, quiet logs, verification pointed
     at loopback fakes (never the internet) and not running in the background unless a test asks."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSMITH_")}
-    env.update({"LEADSMITH_DATABASE_URL": database_url, "LEADSMITH_LOG_LEVEL": "warning"})
-    env.update(mail_env())
-    env["LEADSMITH_VERIFY_BACKGROUND"] = "false"
-    env.update({k: v for k, v in extra.items()})
-    return env
-
-
-def start_server(env: dict[str, str], log: Path, workers: int = 1) -> Server:
-    port = free_port()
-    out = log.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "leadsmith", "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text()}")
-        try:
-            if httpx.get(url + "/healthz", timeout=0.5).status_code == 200:
-                return Server(url, env, process, log)
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"server did not start:\n{log.read_text()}")
+    return quiet_env(database_url, **{**mail_env(), "LEADSMITH_VERIFY_BACKGROUND": "false", **extra})

@@ -17,9 +17,9 @@ from leadsmith.db import migrate
 from leadsmith.db.database import open_database
 from leadsmith.db.tables import emails, people
 from leadsmith.egress import is_public
+from leadsmith.testing.loopback import AllNxdomain, Zone, fake_dns, fake_smtp, scripted_rule, scripted_zones
 from leadsmith.verification.service import VerificationService
 from leadsmith.verification.verifier import Verifier, choose_targets
-from tests.fakes import AllNxdomain, Zone, fake_dns, fake_smtp, scripted_rule, scripted_zones
 
 PRIVATE = [
     "127.0.0.1",  # loopback

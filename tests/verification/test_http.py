@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from leadsmith.db.database import Database, open_database
 from leadsmith.db.tables import emails
+from leadsmith.testing.loopback import AllNxdomain, fake_dns
 from tests.conftest import MakeAccount
-from tests.fakes import AllNxdomain, fake_dns
 from tests.support import Server, base_env, cli, start_server, temporary_database
 
 

@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from leadsmith.config import Settings
+from leadsmith.testing.loopback import ServerLog, fake_dns, fake_smtp, scripted_rule, scripted_zones
 from leadsmith.verification.rules import Lists, Reply, classify_reply, parse_address
 from leadsmith.verification.verifier import Verifier
-from tests.fakes import ServerLog, fake_dns, fake_smtp, scripted_rule, scripted_zones
 
 
 @pytest.fixture(scope="module")

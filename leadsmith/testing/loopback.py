@@ -18,12 +18,7 @@ from aiosmtpd.smtp import SMTP
 from dnslib import AAAA, MX, QTYPE, RCODE, RR, A, DNSRecord
 from dnslib.server import DNSServer
 
-
-def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
+from leadsmith.testing.processes import free_port
 
 
 class _Quiet:
@@ -114,7 +109,7 @@ class ServerLog:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class _CountingSMTP(SMTP):  # type: ignore[misc]
+class _CountingSMTP(SMTP):
     def __init__(self, *args: Any, log: ServerLog, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._log = log
@@ -195,7 +190,7 @@ class _Handler:
         return "554 5.5.1 this fake takes no mail"
 
 
-class _Controller(Controller):  # type: ignore[misc]
+class _Controller(Controller):
     def __init__(self, handler: _Handler, log: ServerLog, **kwargs: Any) -> None:
         self._log = log
         super().__init__(handler, **kwargs)
