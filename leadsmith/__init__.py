@@ -5,4 +5,4 @@ FastAPI routes), ``service.py`` (rules), ``repository.py`` (all SQL) and ``schem
 (request/response models). ``leadsmith.access`` is the smallest complete example.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

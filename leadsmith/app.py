@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.responses import PlainTextResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from leadsmith import __version__
+from leadsmith import __version__, logs
 from leadsmith.access.auth import SECURITY_SCHEMES
 from leadsmith.access.endpoints import router as access_router
 from leadsmith.config import Settings, get_settings
@@ -103,10 +102,7 @@ def _serve_docs_offline(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(settings.log_level, settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -151,14 +147,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await services.usage.flush()
         if services.upstream is not None:
             await services.upstream.flush_calls()
-        text = services.usage.prometheus(await usage_totals(services.db))
+        text = f'# TYPE leadsmith_build_info gauge\nleadsmith_build_info{{version="{__version__}"}} 1\n'
+        text += services.usage.prometheus(await usage_totals(services.db))
         if services.upstream is not None:
             text += "\n".join(services.upstream.metrics()) + "\n"
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     @app.get("/healthz", tags=["Operations"], summary="Liveness: the process answers")
     async def healthz() -> Response:
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok", "version": __version__})
 
     @app.get("/readyz", tags=["Operations"], summary="Readiness: the database and the rate-limit counters answer")
     async def readyz(services: ServicesDep) -> Response:
@@ -173,5 +170,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = {"status": "ok" if ready else "unavailable", **checks, "counters_backend": services.counters.name}
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    app.add_middleware(EdgeMiddleware, max_bytes=settings.max_body_bytes, bulk_max_bytes=settings.bulk_max_body_bytes)
+    app.add_middleware(
+        EdgeMiddleware,
+        max_bytes=settings.max_body_bytes,
+        bulk_max_bytes=settings.bulk_max_body_bytes,
+        access_log=settings.access_log,
+    )
     return app

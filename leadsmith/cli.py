@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from leadsmith import server
+from leadsmith import __version__, logs, server
+from leadsmith import doctor as doctor_checks
 from leadsmith.access import repository as access_repository
 from leadsmith.access.schemas import Account
 from leadsmith.access.service import AccessService
@@ -130,9 +132,18 @@ def _store_failed(url: str, exc: Exception) -> None:
     raise typer.Exit(1) from None
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"leadsmith {__version__}")
+        raise typer.Exit
+
+
 @app.callback()
 def _options(
     debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback of a failure")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit")
+    ] = False,
 ) -> None:
     """leadsmith: a self-hosted contact-enrichment API server."""
     _DEBUG["on"] = debug
@@ -165,17 +176,39 @@ def serve(
         _load_demo(settings)
     else:
         _run(settings, _nothing)
-    out.print(
+    announce = _announcer(settings)
+    announce(
         f"leadsmith on http://{bind_host}:{bind_port}  (docs: /docs, {settings.workers} worker(s), "
         f"counters: {settings.counters_backend()})",
-        soft_wrap=True,
+        False,
     )
-    out.print(_background_notice(settings), highlight=False, soft_wrap=True)
+    announce(_background_notice(settings), False)
     if settings.counters_backend() == "redis" and settings.redis_url:
         problem = redis_problem(settings.redis_url)
         if problem:
-            err.print(f"[yellow]warning:[/yellow] {problem}", highlight=False, soft_wrap=True)
+            announce(problem, True)
     server.run(settings, bind_host, bind_port, sock)
+
+
+def _announcer(settings: Settings) -> Callable[[str, bool], None]:
+    """How ``serve`` says where it listens: printed lines, or log records under LEADSMITH_LOG_FORMAT=json
+    (so that every line a log pipeline reads is JSON)."""
+    if settings.log_format == "json":
+        logs.configure(settings.log_level, settings.log_format)
+        logger = logging.getLogger("leadsmith")
+
+        def log(text: str, warning: bool) -> None:
+            logger.log(logging.WARNING if warning else logging.INFO, text)
+
+        return log
+
+    def show(text: str, warning: bool) -> None:
+        if warning:
+            err.print(f"[yellow]warning:[/yellow] {text}", highlight=False, soft_wrap=True)
+        else:
+            out.print(text, highlight=False, soft_wrap=True)
+
+    return show
 
 
 def redis_problem(url: str) -> str | None:
@@ -209,6 +242,28 @@ def _background_notice(settings: Settings) -> str:
         "background verification: on. Stored and predicted work addresses are checked against their domains'"
         f" mail servers from this machine ({how}, as {sender}); LEADSMITH_VERIFY_BACKGROUND=false turns it off"
     )
+
+
+@app.command()
+def doctor() -> None:
+    """Check what an operator gets wrong first (the store, Redis, the secret key, DNS, outbound port 25, the
+    providers' keys, the mail relay, free disk), one line each with how to fix it. Exit 1 if any fails."""
+    settings = _settings()
+    marks = {
+        "ok": "[green]ok  [/green]",
+        "warn": "[yellow]warn[/yellow]",
+        "fail": "[red]FAIL[/red]",
+        "skip": "[dim]skip[/dim]",
+    }
+
+    def show(check: doctor_checks.Check) -> None:
+        out.print(f"{marks[check.status]} {check.name}: {check.message}", highlight=False, soft_wrap=True)
+
+    found = asyncio.run(doctor_checks.run_checks(settings, show))
+    failed = [c.name for c in found if c.status == "fail"]
+    if failed:
+        err.print(f"{len(failed)} check(s) failed: {', '.join(failed)}")
+        raise typer.Exit(1)
 
 
 @app.command("migrate")

@@ -34,8 +34,13 @@ class Settings(BaseSettings):
         default="asyncio",
         description="Event loop. asyncio keeps the tail latency low under load (see README); uvloop is ~7% faster.",
     )
-    access_log: bool = False
+    access_log: bool = Field(
+        default=False, description="One log line per request (request id, endpoint, status, duration, account id)"
+    )
     log_level: str = "info"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: plain lines; json: one JSON object per line, for log pipelines"
+    )
     secret_key: str = Field(default=_DEV_SECRET, min_length=16)
 
     rate_limit_per_hour: int = Field(default=1000, ge=1)

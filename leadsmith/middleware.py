@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from leadsmith import logs
 from leadsmith.errors import error_payload
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -26,10 +27,13 @@ class EdgeMiddleware:
     """Gives each request an id and a start time, refuses bodies over ``max_bytes`` with a 413
     (declared or streamed), and adds the rate-limit headers that authentication left in state."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, bulk_max_bytes: int | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, bulk_max_bytes: int | None = None, access_log: bool = False
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.bulk_max_bytes = bulk_max_bytes or max_bytes
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,6 +75,16 @@ class EdgeMiddleware:
                     headers.extend(hit.headers())
                 message["headers"] = headers
                 self._record(scope, state, message["status"], headers)
+                if self.access_log:
+                    caller = state.get("caller")
+                    logs.request_line(
+                        request_id,
+                        scope["method"],
+                        scope["path"],
+                        message["status"],
+                        time.perf_counter() - state["started"],
+                        caller.account_id if caller is not None else None,
+                    )
             await send(message)
 
         try:

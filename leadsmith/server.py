@@ -22,6 +22,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import multiprocess
 
+from leadsmith import logs
 from leadsmith.config import Settings
 
 # Linux spreads new connections over the listening sockets of a SO_REUSEPORT group by a hash of their
@@ -170,8 +171,9 @@ def config(settings: Settings, host: str, port: int) -> ServerConfig:
         workers=settings.workers,
         loop=settings.loop,
         http=CorkedHttpToolsProtocol,
-        access_log=settings.access_log,
+        access_log=False,  # leadsmith writes its own request lines (logs.request_line)
         log_level=settings.log_level,
+        log_config=logs.uvicorn_log_config(settings.log_level, settings.log_format),
         proxy_headers=True,
     )
 
