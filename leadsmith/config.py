@@ -17,60 +17,98 @@ _DEV_SECRET = secrets.token_urlsafe(32)
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LEADSMITH_", env_file=".env", extra="ignore")
 
-    environment: Literal["development", "production"] = "development"
-    database_url: str = DEFAULT_DATABASE_URL
-    redis_url: str | None = None
-    redis_prefix: str = "leadsmith:"
+    environment: Literal["development", "production"] = Field(
+        default="development", description="production refuses to start without LEADSMITH_SECRET_KEY"
+    )
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description="The store: sqlite:///path/to.db (embedded, the default) or postgresql://user@host/db",
+    )
+    redis_url: str | None = Field(
+        default=None, description="redis://host:6379/0: rate-limit windows shared by many workers and machines"
+    )
+    redis_prefix: str = Field(
+        default="leadsmith:",
+        description="Prefix of every Redis key; separates deployments sharing one Redis (each store adds its own "
+        "installation id too)",
+    )
     counters: Literal["auto", "memory", "file", "database", "redis"] = Field(
         default="auto",
         description="Where rate-limit windows live. auto: redis if redis_url is set, memory for one "
         "worker, a memory-mapped file beside the SQLite store for several, the database (PostgreSQL) "
         "for several without Redis.",
     )
-    workers: int = Field(default=1, ge=1, le=64)
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64, description="Worker processes `leadsmith serve` runs")
+    host: str = Field(default="127.0.0.1", description="Address `leadsmith serve` listens on")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port `leadsmith serve` listens on")
     loop: Literal["asyncio", "uvloop"] = Field(
         default="asyncio",
-        description="Event loop. asyncio keeps the tail latency low under load (see README); uvloop is ~7% faster.",
+        description="Event loop: asyncio keeps the tail latency low under load; uvloop is ~5% faster on look-ups alone",
     )
     access_log: bool = Field(
         default=False, description="One log line per request (request id, endpoint, status, duration, account id)"
     )
-    log_level: str = "info"
+    log_level: str = Field(default="info", description="debug, info, warning, error")
     log_format: Literal["text", "json"] = Field(
         default="text", description="text: plain lines; json: one JSON object per line, for log pipelines"
     )
-    secret_key: str = Field(default=_DEV_SECRET, min_length=16)
+    secret_key: str = Field(
+        default=_DEV_SECRET,
+        min_length=16,
+        description="Signs portal sessions and forms; random at each start when unset (set it for real use)",
+    )
 
-    rate_limit_per_hour: int = Field(default=1000, ge=1)
-    rate_window_seconds: int = Field(default=3600, ge=1)
-    signup_credits: int = Field(default=100, ge=0)
-    cost_email: int = Field(default=1, ge=0)
-    cost_phone: int = Field(default=2, ge=0)
-    cost_employee: int = Field(default=1, ge=0)
-    cost_pattern: int = Field(default=0, ge=0)
-    reveal_window_days: float = Field(default=30, ge=0)
-    idempotency_ttl_hours: float = Field(default=24, gt=0)
+    rate_limit_per_hour: int = Field(
+        default=1000, ge=1, description="Requests per window per key (accounts may override)"
+    )
+    rate_window_seconds: int = Field(default=3600, ge=1, description="Length of a rate-limit window")
+    signup_credits: int = Field(default=100, ge=0, description="Credits a new account starts with")
+    cost_email: int = Field(default=1, ge=0, description="Price of a lead's e-mails (accounts may override)")
+    cost_phone: int = Field(default=2, ge=0, description="Price of a lead's phones (accounts may override)")
+    cost_employee: int = Field(default=1, ge=0, description="Price of each employee /company/domainEmployees returns")
+    cost_pattern: int = Field(default=0, ge=0, description="Price of a /company/domainPattern answer")
+    reveal_window_days: float = Field(
+        default=30, ge=0, description="A lead the same account revealed within this window is free again"
+    )
+    idempotency_ttl_hours: float = Field(
+        default=24, gt=0, description="How long a stored response answers retries with the same Idempotency-Key"
+    )
 
     finder_min_score: float = Field(
         default=0.3, ge=0, le=1, description="Least score for a predicted address to be shown in profiles and employees"
     )
-    patterns_returned: int = Field(default=10, ge=1, le=100)
-    employees_default_limit: int = Field(default=5, ge=1)
-    employees_max_limit: int = Field(default=100, ge=1)
-    max_body_bytes: int = Field(default=64 * 1024, ge=256)
-    auth_cache_seconds: float = Field(default=5.0, ge=0)
-    default_phone_region: str = Field(default="US", min_length=2, max_length=2)
-    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
-    db_pool_size: int = Field(default=10, ge=1)
+    patterns_returned: int = Field(
+        default=10, ge=1, le=100, description="Patterns /company/domainPattern returns at most"
+    )
+    employees_default_limit: int = Field(default=5, ge=1, description="contactsNumberLimit when none is sent")
+    employees_max_limit: int = Field(default=100, ge=1, description="Largest contactsNumberLimit accepted")
+    max_body_bytes: int = Field(
+        default=64 * 1024, ge=256, description="Larger request bodies get a 413 (see BULK_MAX_BODY_BYTES for /bulk/*)"
+    )
+    auth_cache_seconds: float = Field(
+        default=5.0, ge=0, description="How long a verified key is remembered in memory: the revocation delay"
+    )
+    default_phone_region: str = Field(
+        default="US",
+        min_length=2,
+        max_length=2,
+        description="Region of local phone numbers when neither the location nor the domain tells",
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        default=10_000, ge=0, description="How long a SQLite write waits for the lock before a 503"
+    )
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="PostgreSQL connections per worker for transactions (plus half as many for the hot look-ups)",
+    )
 
     # The developer portal (see leadsmith/portal).
     portal_signup_open: bool = Field(default=True, description="Whether anyone may sign up in the portal")
     portal_signup_rate_limit: int | None = Field(
         default=None, ge=1, description="Hourly limit of a new portal account (default: RATE_LIMIT_PER_HOUR)"
     )
-    portal_session_days: float = Field(default=14, gt=0)
+    portal_session_days: float = Field(default=14, gt=0, description="How long a portal sign-in lasts")
     portal_login_attempts: int = Field(default=10, ge=1, description="Sign-in attempts per 15 min per IP and e-mail")
 
     # E-mail verification (see leadsmith/verification).
@@ -78,22 +116,24 @@ class Settings(BaseSettings):
     dns_nameservers: str = Field(
         default="", description="Comma-separated resolvers, host or host:port (empty: the system's)"
     )
-    dns_timeout_seconds: float = Field(default=5.0, gt=0)
+    dns_timeout_seconds: float = Field(default=5.0, gt=0, description="DNS look-up timeout")
     smtp_probe: bool = Field(default=True, description="Probe mail servers over SMTP (off where port 25 is closed)")
-    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="Port of the mail servers probed")
     smtp_ehlo_name: str = Field(default="", description="Name given in EHLO: this host's own (default: its FQDN)")
     smtp_mail_from: str = Field(default="", description="MAIL FROM address (default: verify@ the EHLO name)")
-    smtp_connect_timeout_seconds: float = Field(default=10.0, gt=0)
-    smtp_command_timeout_seconds: float = Field(default=10.0, gt=0)
+    smtp_connect_timeout_seconds: float = Field(default=10.0, gt=0, description="SMTP connection timeout")
+    smtp_command_timeout_seconds: float = Field(default=10.0, gt=0, description="Timeout of each SMTP command")
     smtp_sessions_per_host: int = Field(default=2, ge=1, description="Most parallel SMTP sessions per MX host")
-    smtp_recipients_per_session: int = Field(default=20, ge=1)
+    smtp_recipients_per_session: int = Field(default=20, ge=1, description="RCPT commands sent in one SMTP session")
     verify_concurrency: int = Field(default=32, ge=1, description="Domains verified at once")
     verify_max_age_days: float = Field(default=30, gt=0, description="Age after which a stored result is redone")
     verify_recheck_minutes: float = Field(default=15, gt=0, description="Delay before re-checking a greylisted one")
     verify_background: bool = Field(
         default=True, description="Verify imported and predicted addresses in the background"
     )
-    verify_background_batch: int = Field(default=200, ge=1)
+    verify_background_batch: int = Field(
+        default=200, ge=1, description="Addresses the background verifier takes at a time"
+    )
     verify_test_domains: bool = Field(
         default=False, description="Accept the reserved .test domains (for tests against loopback DNS and SMTP)"
     )
