@@ -77,6 +77,18 @@ class Settings(BaseSettings):
     finder_min_score: float = Field(
         default=0.3, ge=0, le=1, description="Least score for a predicted address to be shown in profiles and employees"
     )
+    finder_verify: bool = Field(
+        default=False,
+        description="Whether /company/emailFinder probes its candidates over SMTP when a request does not say "
+        '("verify")',
+    )
+    finder_verify_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="The most a verified finder call waits for the mail server; past it the unprobed candidates "
+        "are answered unknown (the probe goes on and is stored)",
+    )
     patterns_returned: int = Field(
         default=10, ge=1, le=100, description="Patterns /company/domainPattern returns at most"
     )

@@ -126,6 +126,10 @@ class Services:
         verification = VerificationService(
             db, Verifier.from_settings(settings), settings, metering, suppressions=suppressions
         )
+        patterns.verification = verification
+        patterns.keep = ImportService(db, settings.default_phone_region, suppressions=suppressions).keep
+        patterns.finder_verify = settings.finder_verify
+        patterns.finder_verify_timeout = settings.finder_verify_timeout_seconds
         privacy = PrivacyService(db, settings, suppressions, reveal_log, counters, patterns)
         jobs = JobsService(db, settings, access, metering, contacts, patterns, verification)
         return cls(
@@ -154,6 +158,7 @@ class Services:
             self._tasks.append(asyncio.create_task(self.verification.run_background()))
         if self.upstream is not None:
             self._tasks.append(asyncio.create_task(self.upstream.run_learner()))
+        self._tasks.append(asyncio.create_task(self.patterns.run_learner()))
         if self.jobs is not None:
             for loop in (self.jobs.run(), self.jobs.run_webhooks(), self.jobs.run_purger()):
                 self._tasks.append(asyncio.create_task(loop))

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from leadsmith.engine.inference import PatternScore
-from leadsmith.engine.names import handle_token, name_forms
+from leadsmith.engine.names import handle_readings, handle_token, name_forms
 from leadsmith.engine.patterns import pretty, render_parts
 
 # The share of a pattern's probability that goes to the spellings of each kind (see names.name_forms):
@@ -58,11 +58,11 @@ def candidate_addresses(
 ) -> list[Candidate]:
     """Addresses the patterns give for this name, each scored by the probability it is the person's.
 
-    A one-part name (a handle) gives one candidate, the handle itself, scored by ``handle_rate``.
+    A one-part name (a handle) gives the handle itself, scored by ``handle_rate``, and what the patterns
+    give for each full name it may be written as one word (``handle_readings``), sharing the rest.
     """
     if not (first and last):
-        handle = handle_token(first or last)
-        return [Candidate(f"{handle}@{domain}", handle_rate, "{first}@" + domain, None)] if handle else []
+        return _one_part_candidates(first or last, domain, patterns, limit, handle_rate)
     forms = name_forms(first, last, middle)
     if not forms:
         return []
@@ -88,6 +88,23 @@ def candidate_addresses(
                 best_pattern[address] = (share, pretty(ps.key))
     ranked = sorted(by_address.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
     return [Candidate(a, min(1.0, s), f"{best_pattern[a][1]}@{domain}", None) for a, s in ranked]
+
+
+def _one_part_candidates(
+    token: str, domain: str, patterns: Sequence[PatternScore], limit: int, handle_rate: float
+) -> list[Candidate]:
+    handle = handle_token(token)
+    scored: dict[str, tuple[float, str]] = {}
+    if handle:
+        scored[f"{handle}@{domain}"] = (handle_rate, "{first}@" + domain)
+    rest = 1.0 - handle_rate
+    for reading in handle_readings(token):
+        for c in candidate_addresses(reading.first, reading.last, reading.middle, domain, patterns, limit):
+            share = c.score * reading.weight * rest
+            before, pattern = scored.get(c.email, (0.0, c.pattern or ""))
+            scored[c.email] = (before + share, pattern if before >= share else c.pattern or pattern)
+    ranked = sorted(scored.items(), key=lambda kv: (-kv[1][0], kv[0]))[:limit]
+    return [Candidate(a, min(1.0, s), p, None) for a, (s, p) in ranked]
 
 
 def with_suffixes(candidates: Sequence[Candidate], taken: Mapping[str, bool]) -> list[Candidate]:
@@ -127,4 +144,50 @@ def find_emails(
         if c.email.lower() not in seen and len(out) < limit:
             seen.add(c.email.lower())
             out.append(c)
+    return out
+
+
+# What an SMTP server's answer about each candidate makes of the finder's list (``checked``).
+# A mailbox the domain's own server accepts (the domain not accepting everything) is the person's
+# unless a namesake holds it: as sure as a verified stored address.
+CONFIRMED_SCORE = 0.95
+CHECKS = ("valid", "invalid", "accept_all", "unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """What the probe said about one candidate: a verifier status (``CHECKS``) and, unless it was
+    decisive, why not."""
+
+    status: str
+    reason: str | None = None
+
+
+def checked(candidates: Sequence[Candidate], checks: Mapping[str, Check]) -> list[tuple[Candidate, Check]]:
+    """The finder's candidates after their SMTP probe (``checks`` by address, lower-cased): those the
+    server accepts first (``valid: true``), those it rejects dropped, the rest in the model's order
+    (``valid: null``, with the check's reason). Scores follow Bayes: an accepted address takes
+    ``CONFIRMED_SCORE`` (or its own when higher) and the others share what it leaves in proportion to
+    their model scores; a rejection takes its candidate's share away from the list and gives it to the
+    rest in the same proportions."""
+    judged = [(c, checks.get(c.email.lower(), Check("unknown", "not probed"))) for c in candidates]
+    kept = [(c, k) for c, k in judged if k.status != "invalid"]
+    accepted = [(c, k) for c, k in kept if k.status == "valid"]
+    others = [(c, k) for c, k in kept if k.status != "valid"]
+    rejected_mass = sum(c.score for c, k in judged if k.status == "invalid")
+    room = max(1.0 - rejected_mass, 1e-9)
+    out: list[tuple[Candidate, Check]] = []
+    if accepted:
+        top = max(CONFIRMED_SCORE, max(c.score for c, _ in accepted))
+        left = 1.0 - top
+        rest_mass = sum(c.score for c, _ in others) + sum(c.score for c, _ in accepted[1:])
+        scale = left / rest_mass if rest_mass > 0 else 0.0
+        first, first_check = accepted[0]
+        out.append((Candidate(first.email, top, first.pattern, True, first.known), first_check))
+        for c, k in [*accepted[1:], *others]:
+            out.append((Candidate(c.email, min(c.score * scale, top), c.pattern, k.status == "valid" or None,
+                                  c.known), k))  # fmt: skip
+        return out
+    for c, k in others:
+        out.append((Candidate(c.email, min(c.score / room, CONFIRMED_SCORE), c.pattern, None, c.known), k))
     return out

@@ -126,6 +126,58 @@ def handle_token(text: str) -> str:
     return _NOT_HANDLE.sub("", lowered).strip("._-")
 
 
+# How a one-part name may be a full name written as one word (``handle_readings``): the share of the
+# probability that the name is not the address itself that goes to its readings, by how it was read.
+READING_WEIGHTS = {"separated": 0.9, "camel": 0.9, "joined": 0.6}
+_SEPARATORS = re.compile(r"[-_.]+")
+_CAMEL = re.compile(r"[A-Z][a-z]+")
+_GIVEN = frozenset(
+    n for pair in NickNamer.default_lookup().items() for n in (pair[0], *pair[1]) if n.isalpha() and len(n) > 2
+)
+
+
+class Reading(NamedTuple):
+    """One way to read a one-part name as (first, middle, last), and the share of belief it gets."""
+
+    first: str
+    middle: str
+    last: str
+    weight: float
+
+
+@lru_cache(maxsize=PER_PERSON_CACHE)
+def handle_readings(text: str) -> tuple[Reading, ...]:
+    """The full names a one-part name may be written as one word, most likely first, with weights that sum
+    to at most 1: ``houming-wang`` and ``john_a_joyce`` (separated), ``GirishChilukuri`` (capitals),
+    ``kumarkanishka`` or ``zhangguoqing`` (joined: split where one side is a known given name or family name,
+    each such split weighted alike). None for a name that reads as one word."""
+    token = text.split("@", 1)[0].strip()
+    ascii_text = token if token.isascii() else anyascii(token)
+    parts = [p for p in (re.sub(r"[^A-Za-z]", "", x) for x in _SEPARATORS.split(ascii_text)) if p]
+    if len(parts) >= 2:
+        words = [p.lower() for p in parts]
+        return (Reading(words[0], " ".join(words[1:-1]), words[-1], READING_WEIGHTS["separated"]),)
+    letters = re.sub(r"[^A-Za-z]", "", ascii_text)
+    camel = _CAMEL.findall(letters)
+    if len(camel) >= 2 and "".join(camel) == letters:
+        words = [w.lower() for w in camel]
+        return (Reading(words[0], " ".join(words[1:-1]), words[-1], READING_WEIGHTS["camel"]),)
+    lowered = letters.lower()
+    if len(lowered) < 5:
+        return ()
+    splits: list[tuple[str, str, float]] = []
+    for cut in range(2, len(lowered) - 1):
+        a, b = lowered[:cut], lowered[cut:]
+        if (a in FAMILY_FIRST and (pinyin_like(b) or b in _GIVEN)) or (
+            b in FAMILY_FIRST and (pinyin_like(a) or a in _GIVEN)
+        ):
+            splits.append((a, b, 2.0))  # a family name beside a given name: zhang|guoqing, spark|liu
+        elif (a in _GIVEN and len(b) > 2) or (b in _GIVEN and len(a) > 2):
+            splits.append((a, b, 1.0))  # a given name beside something: sayali|lunkad
+    total = sum(w for _, _, w in splits)
+    return tuple(Reading(a, "", b, READING_WEIGHTS["joined"] * w / total) for a, b, w in splits)
+
+
 class NameForm(NamedTuple):
     """One way a mailbox may spell a name: lower-case ASCII parts and how far it is from the name as written."""
 

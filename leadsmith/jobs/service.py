@@ -334,10 +334,13 @@ class JobsService:
         if kind == "profile":
             return await self._profiles(caller, inputs)
         if kind == "emailFinder":
+            asks = [finder_ask(FinderRequest.model_validate(raw)) for raw in inputs]
+            verify = options.get("verify")
+            works = await self.patterns.finder_works(
+                caller.account_id, asks, self.patterns.finder_verify if verify is None else bool(verify)
+            )
             out = []
-            for raw in inputs:
-                ask = finder_ask(FinderRequest.model_validate(raw))
-                work = await self.patterns.finder_work(caller.account_id, ask)
+            for work in works:
                 emails = work.payload["emails"]  # type: ignore[index]
                 out.append(("found" if emails else "not_found", emails, work.items))
             return out

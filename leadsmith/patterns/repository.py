@@ -216,3 +216,8 @@ async def replace_predictions(
     columns = ("person_id", "address", "score", "pattern", "updated_at")
     rows = [(*row, now) for domain_rows in predictions.values() for row in domain_rows]
     await bulk.insert_rows(db, predicted_emails, columns, rows)
+
+
+async def confirm_address(tx: Executor, address_key: str) -> None:
+    """A stored address the domain's mail server accepted: deliverable."""
+    await tx.execute(emails.update().where(emails.c.address_key == address_key).values(valid=True))

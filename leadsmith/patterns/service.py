@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -14,9 +15,12 @@ from typing import Any, TypeVar
 from leadsmith.access.schemas import Caller
 from leadsmith.body import domain_field
 from leadsmith.clock import Clock, now_ms
+from leadsmith.contacts import import_repository
 from leadsmith.contacts import repository as contacts_repository
+from leadsmith.contacts.records import Record, parse_row
 from leadsmith.db.database import Database, sqlite_path
-from leadsmith.engine.finder import Candidate, find_emails
+from leadsmith.db.database import Executor as DbExecutor
+from leadsmith.engine.finder import Candidate, Check, checked, find_emails
 from leadsmith.engine.inference import (
     DEFAULT_PRIOR,
     DEFAULT_STRENGTH,
@@ -37,7 +41,7 @@ from leadsmith.patterns.schemas import FinderRequest
 from leadsmith.privacy.identity import Identity
 from leadsmith.privacy.suppression import SuppressionList
 from leadsmith.verification import repository as verification_repository
-from leadsmith.verification.rules import valid_of
+from leadsmith.verification.rules import Result, valid_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,35 @@ class DomainScores:
 class Found:
     candidates: list[Candidate]
     person_id: int | None
+
+
+def _plain_work(found: Found) -> Work:
+    payload = {
+        "emails": [
+            {"email": c.email, "score": round(c.score, 4), "pattern": c.pattern, "valid": c.valid}
+            for c in found.candidates
+        ]
+    }
+    return Work(payload, (Item(found.person_id, "work_email"),) if found.candidates else ())
+
+
+def check_of(result: Result) -> Check:
+    """A verification's result as the finder reports it: the status, and why it is not decisive."""
+    if result.status in ("valid", "invalid"):
+        return Check(result.status)
+    if result.status == "accept_all":
+        return Check("accept_all", "the domain's mail server accepts every address: no proof either way")
+    reasons = result.reasons
+    smtp = reasons.get("smtp")
+    if isinstance(smtp, dict):
+        why = f"smtp: {smtp['error']}" if smtp.get("error") else f"smtp: {smtp.get('code')} {smtp.get('message', '')}"
+    elif reasons.get("smtp_skipped"):
+        why = str(reasons["smtp_skipped"])
+    elif result.status in ("webmail", "disposable"):
+        why = f"a {result.status} domain: its server says nothing about who has an address"
+    else:
+        why = f"dns: {reasons.get('dns', 'no answer')}"
+    return Check("unknown", why.strip())
 
 
 def learn_support(pairs: list[tuple[str | None, str | None, str | None, str]]) -> dict[PatternKey, float]:
@@ -102,6 +135,11 @@ def predict_in_file(path: str, domain: str, ranked: DomainScores) -> list[tuple[
 
 
 R = TypeVar("R")
+log = logging.getLogger("leadsmith.patterns")
+# The source of an address the finder's probe confirmed (emails.source).
+CONFIRMED_SOURCE = "finder:verified"
+RETURNED = 5  # addresses the finder answers with, at most
+VERIFY_CANDIDATES = 8  # candidates a verified call probes, at most
 
 
 def _wordy(part: str | None) -> str:
@@ -180,6 +218,14 @@ class PatternService:
     upstream: Any = None
     # Who opted out (see privacy/): never offered, even as a guess.
     suppressions: SuppressionList | None = None
+    # For ``"verify": true`` (joined by ``Services.build``): the verification service, and the import's
+    # keep, through which a confirmed address becomes a known one.
+    verification: Any = None
+    keep: Callable[[list[Record], str, Callable[[DbExecutor], Awaitable[None]]], Awaitable[Any]] | None = None
+    finder_verify: bool = False
+    finder_verify_timeout: float = 10.0
+    _to_learn: set[str] = field(default_factory=set, repr=False)
+    _probes: set[asyncio.Future[Any]] = field(default_factory=set, repr=False)
     _prior: tuple[float, dict[PatternKey, float]] | None = field(default=None, repr=False)
     _scores: dict[str, tuple[float, DomainScores]] = field(default_factory=dict, repr=False)
 
@@ -350,25 +396,114 @@ class PatternService:
             ]
         return Found(draft, person_id)
 
-    async def finder_work(self, account_id: int, ask: FinderAsk) -> Work:
+    async def finder_work(self, account_id: int, ask: FinderAsk, verify: bool = False) -> Work:
         """What the finder answers for ``ask`` (the store's, then the upstream providers' when the store
-        knows no address of the person there) and what that reveals: one e-mail, when anything is found."""
+        knows no address of the person there) and what that reveals: one e-mail, when anything is found.
+        With ``verify``, the candidates are probed over SMTP first (``checked``)."""
+        return (await self.finder_works(account_id, [ask], verify))[0]
+
+    async def finder_works(self, account_id: int, asks: Sequence[FinderAsk], verify: bool = False) -> list[Work]:
+        """``finder_work`` for many asks (a bulk job's batch): with ``verify``, every candidate of every ask
+        probed together, so that the addresses at one domain share SMTP sessions."""
+        if not verify or self.verification is None:
+            return [_plain_work(await self._found(account_id, ask)) for ask in asks]
+        # More candidates are probed than are returned: a guess the model ranks sixth is often the one
+        # the server knows, and no more than VERIFY_CANDIDATES rejections (and the catch-all probe) reach
+        # one server per person, under what mail servers tolerate in a session.
+        founds = [await self._found(account_id, ask, VERIFY_CANDIDATES) for ask in asks]
+        to_probe = list(
+            dict.fromkeys(c.email.lower() for f in founds for c in f.candidates if not (c.known and c.valid is True))
+        )
+        checks = await self._probe(to_probe) if to_probe else {}
+        out = []
+        for ask, found in zip(asks, founds, strict=True):
+            mine = {c.email.lower(): Check("valid") for c in found.candidates if c.known and c.valid is True}
+            mine |= {c.email.lower(): checks[c.email.lower()] for c in found.candidates if c.email.lower() in checks}
+            judged = checked(found.candidates, mine)[:RETURNED]
+            emails = [
+                {
+                    "email": c.email,
+                    "score": round(c.score, 4),
+                    "pattern": c.pattern,
+                    "valid": c.valid,
+                    "verification": {"status": k.status, "reason": k.reason},
+                }
+                for c, k in judged
+            ]
+            items: tuple[Item, ...] = ()
+            if judged:
+                items = (Item(found.person_id, "work_email"),)
+                if judged[0][1].status == "valid":
+                    items += (Item(None, "verify"),)
+                    if not judged[0][0].known:
+                        await self._keep_confirmed(ask, found.person_id, judged[0][0].email)
+            out.append(Work({"emails": emails}, items))
+        return out
+
+    async def _found(self, account_id: int, ask: FinderAsk, limit: int = RETURNED) -> Found:
         shield = await self.suppressions.current() if self.suppressions is not None else None
         if shield is not None and shield.active and shield.hides(Identity("domain", ask.domain)):
-            return Work({"emails": []})
-        found = await self.find(ask.domain, ask.first, ask.last, ask.middle)
+            return Found([], None)
+        found = await self.find(ask.domain, ask.first, ask.last, ask.middle, limit)
         if self.upstream is not None and ask.first and ask.last and not any(c.known for c in found.candidates):
             await self.upstream.email(account_id, ask.first, ask.last, ask.domain)
-            found = await self.find(ask.domain, ask.first, ask.last, ask.middle)
+            found = await self.find(ask.domain, ask.first, ask.last, ask.middle, limit)
         if shield is not None and shield.active:
             found = await self._unsuppressed(shield, found)
-        payload = {
-            "emails": [
-                {"email": c.email, "score": round(c.score, 4), "pattern": c.pattern, "valid": c.valid}
-                for c in found.candidates
-            ]
-        }
-        return Work(payload, (Item(found.person_id, "work_email"),) if found.candidates else ())
+        return found
+
+    async def _probe(self, addresses: list[str]) -> dict[str, Check]:
+        """What the domains' mail servers say of ``addresses``, within the finder's time budget. A probe
+        still running at the deadline goes on in the background (its results are stored, so asking again
+        finds them) and its addresses are answered ``unknown``."""
+        task = asyncio.ensure_future(self.verification.verify_batch(addresses))
+        self._probes.add(task)
+        task.add_done_callback(self._probes.discard)
+        budget = self.finder_verify_timeout
+        try:
+            results = await asyncio.wait_for(asyncio.shield(task), budget)
+        except TimeoutError:
+            reason = f"timeout: no answer from the mail server within {budget:g} s (it goes on: ask again later)"
+            return {a: Check("unknown", reason) for a in addresses}
+        except Exception:  # the finder still answers, unverified
+            log.exception("could not verify the finder's candidates")
+            return {a: Check("unknown", "verification failed (see the server's log)") for a in addresses}
+        return {a: check_of(r) for a, r in zip(addresses, results, strict=True)}
+
+    async def _keep_confirmed(self, ask: FinderAsk, person_id: int | None, address: str) -> None:
+        """An address the domain's server confirmed becomes the person's known address there (a new
+        person when the store knew none of that name), and the domain's patterns learn from it."""
+        try:
+            if person_id is not None:
+                now = self.clock()
+                key = address.lower()
+                async with self.db.transaction() as tx:
+                    await import_repository.insert_emails(
+                        tx, [(person_id, address, key, ask.domain, "pro", True, CONFIRMED_SOURCE, now, now)]
+                    )
+            elif self.keep is not None:
+                row = {"first_name": ask.first, "last_name": ask.last, "email": address, "domain": ask.domain}
+                record = parse_row(row, 1)
+                if isinstance(record, Record):
+
+                    async def deliverable(tx: DbExecutor) -> None:
+                        await repository.confirm_address(tx, address.lower())
+
+                    await self.keep([record], CONFIRMED_SOURCE, deliverable)
+            self._to_learn.add(ask.domain)
+        except Exception:  # the answer stands; the store learns it another time
+            log.exception("could not keep a confirmed address at %s", ask.domain)
+
+    async def run_learner(self, every_seconds: float = 5.0) -> None:
+        """Every few seconds, the patterns of the domains where the finder confirmed addresses re-learned."""
+        while True:
+            await asyncio.sleep(every_seconds)
+            if self._to_learn:
+                domains, self._to_learn = self._to_learn, set()
+                try:
+                    await self.refresh(domains)
+                except Exception:
+                    log.exception("could not learn the patterns of %d domains", len(domains))
 
     async def _unsuppressed(self, shield: SuppressionList, found: Found) -> Found:
         """``found`` without a suppressed address; nothing at all for a known person who is suppressed."""
@@ -384,10 +519,12 @@ class PatternService:
         assert self.metering is not None
         ask = finder_ask(req)
 
-        async def work() -> Work:
-            return await self.finder_work(caller.account_id, ask)
+        verify = self.finder_verify if req.verify is None else req.verify
 
-        params = {"domain": ask.domain, "first": ask.first, "last": ask.last, "middle": ask.middle}
+        async def work() -> Work:
+            return await self.finder_work(caller.account_id, ask, verify)
+
+        params = {"domain": ask.domain, "first": ask.first, "last": ask.last, "middle": ask.middle, "verify": verify}
         return await self.metering.charged(caller, ctx, params, work)
 
 

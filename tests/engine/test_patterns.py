@@ -202,9 +202,13 @@ def test_a_handle_keeps_the_separators_it_is_written_with(text: str, token: str)
     assert handle_token(text) == token
 
 
-def test_a_handle_is_offered_as_written() -> None:
+def test_a_handle_is_offered_as_written_first_then_what_its_reading_gives() -> None:
     found = find_emails("vikram.choudhary", "", "", "acme.com", scores({}, DEFAULT_PRIOR), handle_rate=0.7)
-    assert [c.email for c in found] == ["vikram.choudhary@acme.com"]
+    # the handle is also what {first}.{last} gives for its reading: it keeps its 0.7 and gains that share
+    assert found[0].email == "vikram.choudhary@acme.com" and 0.7 < found[0].score < 1
+    # the rest: the patterns' addresses for Vikram Choudhary, sharing what the handle leaves
+    assert "vchoudhary@acme.com" in [c.email for c in found[1:]]
+    assert sum(c.score for c in found) <= 1 + 1e-9
     assert match_name("vikram.choudhary", "", "", "vikram.choudhary") == frozenset({HANDLE_HIT})
 
 
