@@ -137,6 +137,12 @@ class Settings(BaseSettings):
     smtp_command_timeout_seconds: float = Field(default=10.0, gt=0, description="Timeout of each SMTP command")
     smtp_sessions_per_host: int = Field(default=2, ge=1, description="Most parallel SMTP sessions per MX host")
     smtp_recipients_per_session: int = Field(default=20, ge=1, description="RCPT commands sent in one SMTP session")
+    smtp_rejections_per_session: int = Field(
+        default=8,
+        ge=1,
+        description="Refused recipients after which a session ends and the rest go on in a fresh one (servers "
+        "slow down a session after about 10: Postfix's smtpd_soft_error_limit)",
+    )
     verify_concurrency: int = Field(default=32, ge=1, description="Domains verified at once")
     verify_max_age_days: float = Field(default=30, gt=0, description="Age after which a stored result is redone")
     verify_recheck_minutes: float = Field(default=15, gt=0, description="Delay before re-checking a greylisted one")

@@ -14,7 +14,13 @@ from leadsmith.config import Settings
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [REPO / "README.md", REPO / "CONTRIBUTING.md", REPO / "CHANGELOG.md", *sorted((REPO / "docs").glob("*.md"))]
 # Variables the pages name that are not settings of the server: the tests' own, the enrich client's key.
-NOT_SETTINGS = {"LEADSMITH_TEST_DATABASE", "LEADSMITH_TEST_REDIS", "LEADSMITH_REQUIRE_SHARED", "LEADSMITH_ENRICH_KEY"}
+NOT_SETTINGS = {
+    "LEADSMITH_TEST_DATABASE",
+    "LEADSMITH_TEST_REDIS",
+    "LEADSMITH_REQUIRE_SHARED",
+    "LEADSMITH_ENRICH_KEY",
+    "LEADSMITH_REQUIRE_POSTFIX",
+}
 
 
 def _commands() -> set[str]:

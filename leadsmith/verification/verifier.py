@@ -8,6 +8,7 @@ import socket
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from leadsmith.clock import now_ms
@@ -34,6 +35,14 @@ def choose_targets(
     return targets, refused
 
 
+@dataclass
+class _Gathering:
+    """Addresses at one domain waiting to be probed together, and the probe's result when it is done."""
+
+    addresses: dict[str, None]
+    done: asyncio.Future[Probe]
+
+
 class Verifier:
     def __init__(
         self,
@@ -56,6 +65,12 @@ class Verifier:
         self.private_networks = private_networks
         self.clock = clock
         self._catch_all: dict[str, tuple[float, bool]] = {}
+        # Coalescing (``_probe``): per domain, the batch still gathering addresses, and how many probes of
+        # the domain may run at once (the prober's sessions per host).
+        self._gathering: dict[str, _Gathering] = {}
+        self._running: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(prober.sessions_per_host if prober is not None else 1)
+        )
 
     @classmethod
     def from_settings(cls, s: Settings) -> Verifier:
@@ -69,6 +84,7 @@ class Verifier:
                 command_timeout=s.smtp_command_timeout_seconds,
                 sessions_per_host=s.smtp_sessions_per_host,
                 recipients_per_session=s.smtp_recipients_per_session,
+                rejections_per_session=s.smtp_rejections_per_session,
             )
             if s.smtp_probe
             else None
@@ -164,6 +180,35 @@ class Verifier:
         return self._from_probe(items, await self._probe(domain, hosts, [a.email for a, _ in items]))
 
     async def _probe(self, domain: str, hosts: MailHosts, addresses: list[str]) -> Probe:
+        """The probe of ``addresses``, sharing its sessions with every other call for the same domain that
+        comes while it waits: a call that finds the domain's probes all busy joins the batch gathering
+        behind them (or starts it), and that batch goes as one probe when a slot frees. Single-address
+        calls that arrive together (``POST /email/verify``, the finder, bulk jobs) so share sessions
+        instead of each opening its own."""
+        batch = self._gathering.get(domain)
+        if batch is not None:
+            batch.addresses.update(dict.fromkeys(addresses))
+            probe = await asyncio.shield(batch.done)
+        else:
+            batch = self._gathering[domain] = _Gathering(
+                dict.fromkeys(addresses), asyncio.get_running_loop().create_future()
+            )
+            try:
+                async with self._running[domain]:
+                    if self._gathering.get(domain) is batch:
+                        del self._gathering[domain]  # closed: later calls gather a batch of their own
+                    probe = await self._probe_now(domain, hosts, list(batch.addresses))
+            except BaseException as exc:
+                if self._gathering.get(domain) is batch:
+                    del self._gathering[domain]
+                if not batch.done.done():
+                    batch.done.set_exception(exc)
+                    batch.done.exception()  # retrieved here: followers re-raise it themselves
+                raise
+            batch.done.set_result(probe)
+        return Probe({a: probe.answers[a] for a in addresses}, probe.catch_all, probe.sessions)
+
+    async def _probe_now(self, domain: str, hosts: MailHosts, addresses: list[str]) -> Probe:
         assert self.prober is not None
         now = time.monotonic()
         cached = self._catch_all.get(domain)
