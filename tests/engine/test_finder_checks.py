@@ -68,8 +68,8 @@ def test_checked_scores_stay_probabilities_and_never_offer_a_rejected_address(st
         ("houming-wang", "houming", "", "wang"),
         ("john_a_joyce", "john", "a", "joyce"),
         ("GirishChilukuri", "girish", "", "chilukuri"),
-        ("zhangguoqing", "zhang", "", "guoqing"),
-        ("chenwei", "chen", "", "wei"),
+        ("zhangguoqing", "guoqing", "", "zhang"),  # the family name written first, read as the family name
+        ("chenwei", "wei", "", "chen"),
     ],
 )
 def test_a_one_word_name_is_read_as_the_full_name_it_joins(text: str, first: str, middle: str, last: str) -> None:
