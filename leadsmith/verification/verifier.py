@@ -40,7 +40,7 @@ class _Gathering:
     """Addresses at one domain waiting to be probed together, and the probe's result when it is done."""
 
     addresses: dict[str, None]
-    done: asyncio.Future[Probe]
+    done: asyncio.Future[Probe | None]  # None: the leading call was cancelled before it could probe
 
 
 class Verifier:
@@ -188,7 +188,10 @@ class Verifier:
         batch = self._gathering.get(domain)
         if batch is not None:
             batch.addresses.update(dict.fromkeys(addresses))
-            probe = await asyncio.shield(batch.done)
+            joined = await asyncio.shield(batch.done)
+            if joined is None:  # the call that led the batch was cancelled: this one asks for itself
+                return await self._probe(domain, hosts, addresses)
+            probe = joined
         else:
             batch = self._gathering[domain] = _Gathering(
                 dict.fromkeys(addresses), asyncio.get_running_loop().create_future()
@@ -202,8 +205,11 @@ class Verifier:
                 if self._gathering.get(domain) is batch:
                     del self._gathering[domain]
                 if not batch.done.done():
-                    batch.done.set_exception(exc)
-                    batch.done.exception()  # retrieved here: followers re-raise it themselves
+                    if isinstance(exc, asyncio.CancelledError):
+                        batch.done.set_result(None)  # not the followers' cancellation: they ask again
+                    else:
+                        batch.done.set_exception(exc)
+                        batch.done.exception()  # retrieved here: followers re-raise it themselves
                 raise
             batch.done.set_result(probe)
         return Probe({a: probe.answers[a] for a in addresses}, probe.catch_all, probe.sessions)

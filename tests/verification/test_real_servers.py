@@ -142,3 +142,22 @@ def test_a_dropped_or_slow_session_is_never_undeliverable(nameserver: str) -> No
     with fake_smtp(lambda local, domain: ("sleep", 3.0, "250 OK")) as (port, _log):
         results = asyncio.run(verifier(nameserver, port, smtp_command_timeout_seconds=1.0).verify_many(["a@slow.test"]))
     assert results[0].status == "unknown" and results[0].reasons["smtp"]["error"] == "timeout"
+
+
+def test_a_cancelled_call_does_not_fail_the_calls_that_joined_its_session(nameserver: str) -> None:
+    """A client that hangs up cancels its own verification; the calls that joined its batch go on."""
+    with fake_smtp(lambda local, domain: "550 5.1.1 user unknown", delay=0.05) as (port, _log):
+        v = verifier(nameserver, port, smtp_sessions_per_host=1)
+
+        async def scene() -> list[str]:
+            busy = asyncio.ensure_future(v.verify("first@known.test"))  # takes the one session
+            await asyncio.sleep(0.01)
+            leader = asyncio.ensure_future(v.verify("leader@known.test"))  # gathers behind it
+            await asyncio.sleep(0.01)
+            followers = [asyncio.ensure_future(v.verify(f"f{n}@known.test")) for n in range(3)]
+            await asyncio.sleep(0.01)
+            leader.cancel()
+            results = await asyncio.gather(busy, *followers)
+            return [r.status for r in results]
+
+        assert asyncio.run(scene()) == ["invalid"] * 4
