@@ -257,7 +257,7 @@ class SmtpProber:
     ) -> None:
         """RCPT for pending addresses until the session's budget is spent (recipients, refusals), the server
         tarpits, or none is left; each asked address is taken off ``pending`` and answered in ``out``."""
-        asked = 0
+        asked = since_reset = 0
         pipelined = self.pipelining and "pipelining" in smtp.extensions
         while pending and asked < self.recipients_per_session:
             budget = self.rejections_per_session - rejected[0]
@@ -279,10 +279,16 @@ class SmtpProber:
                 raise
             for n, (address, answer) in enumerate(zip(group, answers, strict=True)):
                 if answer.reply is Reply.TOO_MANY:
+                    if n == 0 and since_reset == 0:
+                        # Not one recipient in a fresh envelope: asking again would loop; said, not judged.
+                        out.answers[address] = Answer(host, error=f"{answer.code} {answer.message}"[:300])
+                        pending[:0] = group[1:]
+                        return
                     pending[:0] = group[n:]  # asked again after a reset (or in a fresh session)
                     break
                 out.answers[address] = answer
                 asked += 1
+                since_reset += 1
                 rejected[0] += not 200 <= answer.code < 300
             else:
                 if self._tarpitted(host, answers, baseline, out):
@@ -293,6 +299,7 @@ class SmtpProber:
             if reset.code != 250:
                 return
             await self._mail_from(smtp)
+            since_reset = 0
 
     def _tarpitted(self, host: str, answers: list[Answer], baseline: list[float], out: Probe) -> bool:
         if not answers:

@@ -161,3 +161,11 @@ def test_a_cancelled_call_does_not_fail_the_calls_that_joined_its_session(namese
             return [r.status for r in results]
 
         assert asyncio.run(scene()) == ["invalid"] * 4
+
+
+def test_a_server_that_takes_no_recipient_at_all_ends_in_unknown_not_a_loop(nameserver: str) -> None:
+    with fake_smtp(lambda local, domain: "452 4.5.3 Too many recipients") as (port, _log):
+        started = time.monotonic()
+        results = asyncio.run(verifier(nameserver, port).verify_many([f"a{n}@known.test" for n in range(3)]))
+    assert [r.status for r in results] == ["unknown"] * 3 and time.monotonic() - started < 5
+    assert "452" in results[0].reasons["smtp"]["error"]
