@@ -56,6 +56,7 @@ from leadsmith.verification.service import VerificationService
 
 log = logging.getLogger("leadsmith.jobs")
 
+MAX_OFFSET = 1_000_000_000  # far beyond any account's jobs, and inside every database's integers
 ENDPOINTS: dict[Kind, str] = {"profile": "/bulk/profile", "emailFinder": "/bulk/emailFinder", "verify": "/bulk/verify"}
 ITEM_MODELS: dict[Kind, type[BaseModel]] = {
     "profile": ProfileRequest,
@@ -168,8 +169,8 @@ class JobsService:
     async def list_jobs(self, caller: Caller, limit: int, offset: int) -> dict[str, Any]:
         if not 1 <= limit <= 100:
             raise coded(BadRequest, "invalid_request", f"limit: must be between 1 and 100, got {limit}")
-        if offset < 0:
-            raise coded(BadRequest, "invalid_request", f"offset: must be 0 or more, got {offset}")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise coded(BadRequest, "invalid_request", f"offset: must be between 0 and {MAX_OFFSET}, got {offset}")
         rows, total = await repository.jobs_of(self.db, caller.account_id, limit, offset)
         return {"jobs": [job_view(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 

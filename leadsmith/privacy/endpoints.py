@@ -5,9 +5,9 @@ is a POST for that reason."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from leadsmith.body import body_openapi, parse_body
@@ -43,6 +43,9 @@ async def _privacy(request: Request) -> PrivacyService:
     assert services.privacy is not None
     await services.admin.authenticate(request.headers.get("authorization"))
     return services.privacy
+
+
+RequestId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The removal request's id")]
 
 
 @router.post(
@@ -144,10 +147,10 @@ async def requests(request: Request, state: str | None = None) -> Response:
     "/requests/{request_id}/approve",
     response_model=ErasureResponse,
     summary="Approve a removal request (erase)",
-    responses=error_docs(401, 404, 500),
+    responses=error_docs(400, 401, 404, 500),
     openapi_extra=ADMIN_SECURITY,
 )
-async def approve(request: Request, request_id: int) -> Response:
+async def approve(request: Request, request_id: RequestId) -> Response:
     privacy = await _privacy(request)
     return JSONResponse((await privacy.approve(request_id)).as_dict())
 
@@ -155,10 +158,10 @@ async def approve(request: Request, request_id: int) -> Response:
 @router.post(
     "/requests/{request_id}/reject",
     summary="Reject a removal request",
-    responses=error_docs(401, 404, 500),
+    responses=error_docs(400, 401, 404, 500),
     openapi_extra=ADMIN_SECURITY,
 )
-async def reject(request: Request, request_id: int) -> Response:
+async def reject(request: Request, request_id: RequestId) -> Response:
     privacy = await _privacy(request)
     await privacy.reject(request_id)
     return JSONResponse({"id": request_id, "state": "rejected"})

@@ -122,6 +122,14 @@ def test_another_accounts_job_is_not_found(server: Server, demo_key: str) -> Non
     assert mine["jobs"][0]["id"] == job["id"] and mine["limit"] == 5  # newest first
 
 
+def test_a_listing_offset_past_any_integer_is_a_400(server: Server, demo_key: str) -> None:
+    for offset in ("9223372036854775808", "-1", "1000000001"):
+        r = httpx.get(f"{server.url}/bulk/jobs", headers=auth(demo_key), params={"offset": offset})
+        assert r.status_code == 400 and "offset" in r.json()["error"]["message"], r.text
+    r = httpx.get(f"{server.url}/bulk/jobs", headers=auth(demo_key), params={"offset": "1000000000"})
+    assert r.status_code == 200 and r.json()["jobs"] == []
+
+
 async def test_a_job_that_runs_out_of_credits_stops_its_remaining_items(
     server: Server, make_account: MakeAccount, db: Database
 ) -> None:

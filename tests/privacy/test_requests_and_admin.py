@@ -91,6 +91,9 @@ def test_without_a_relay_requests_wait_for_the_operator_and_the_page_tells_nothi
     assert "alice.zeta" not in done and "nobody-at-all" not in done  # closed requests keep no readable identity
     assert "done" in done and "rejected" in done
     assert world.admin_post(f"/admin/privacy/requests/{ids['alice.zeta@zeta-corp.example']}/approve").status_code == 404
+    for bad in ("9223372036854775808", "0", "x"):
+        r = world.admin_post(f"/admin/privacy/requests/{bad}/approve")
+        assert 400 <= r.status_code < 500 and "request_id" in r.text, r.text
 
 
 def test_with_a_relay_the_person_confirms_by_the_mailed_link(tmp_path: Path) -> None:
