@@ -111,8 +111,10 @@ def cpu_ticks() -> dict[str, int]:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        if b"spawn_main" in cmd or b"leadsmith.cli" in cmd:
+        if b"spawn_main" in cmd or b"leadsmith.cli" in cmd or b"-mleadsmith" in cmd.replace(b"\0", b""):
             name = "leadsmith workers"
+        elif b"fake_upstream" in cmd:
+            name = "fake upstream"
         out[name] = out.get(name, 0) + int(fields[11]) + int(fields[12])
     return out
 

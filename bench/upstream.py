@@ -32,20 +32,20 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 from common import HEADER, REDIS_URL, WrkResult, base_env, cli, free_port, start_server, temporary_database, wrk
-from load import build_store, lua_script, sample_ids
+from load import build_store, cpu_per_request, cpu_ticks, lua_script, sample_ids
 
 from leadsmith.db.database import open_database
 from leadsmith.db.tables import emails, people
 
 UNIQUE = """
 local counter = 0
-local tid = 0
 local threads = 0
 function setup(thread)
   threads = threads + 1
   thread:set("tid", threads)
 end
 local headers = {{ ["Authorization"] = "Bearer {key}", ["Content-Type"] = "application/json"{more} }}
+-- tid is the global each thread was given in setup (a local here would shadow it: every thread 0)
 request = function()
   counter = counter + 1
   local body = '{{"id":"lead-{run}-' .. tid .. '-' .. counter .. '","name":"x"}}'
@@ -151,11 +151,15 @@ def main() -> None:
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
                     )
+                ticks = cpu_ticks()
                 via = run("through leadsmith (a miss each)", server.url, through)
+                cpu = cpu_per_request(ticks, cpu_ticks(), via.rps * args.seconds)
                 if spy is not None:
                     spy.wait(30)
                 base2 = run(f"upstream directly ({args.delay * 1000:.0f} ms)", upstream, direct)
+                ticks = cpu_ticks()
                 via2 = run("through leadsmith (a miss each)", server.url, through)
+                cpu2 = cpu_per_request(ticks, cpu_ticks(), via2.rps * args.seconds)
                 kept = asyncio.run(fetched_ids(url, 1000))
                 imported = asyncio.run(sample_ids(url, 1000))
                 imported = [i for i in imported if not i.startswith("lead-")][:1000]
@@ -186,6 +190,8 @@ def main() -> None:
     for label, b, v in (("run 1", base, via), ("run 2", base2, via2)):
         print(f"added by leadsmith ({label}): p50 {v.p50_ms - b.p50_ms:+.2f} ms, p99 {v.p99_ms - b.p99_ms:+.2f} ms "
               "(goal p50 < 2, p99 < 10)")  # fmt: skip
+    print(f"CPU per miss (run 1): {cpu}")
+    print(f"CPU per miss (run 2): {cpu2}")
     print(f"kept answers : imported leads = {again.rps / own.rps:.3f}, {again2.rps / own2.rps:.3f} (goal >= 0.9)")
     print(f"single flight: {flights} for 100 concurrent asks of one unknown lead over 2 workers:")
     print(f"  {calls} upstream call(s) (goal 1)")
