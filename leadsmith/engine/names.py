@@ -13,7 +13,7 @@ from nameparser import HumanName, Lexicon
 from nicknames import NickNamer
 
 from leadsmith.engine import PER_PERSON_CACHE
-from leadsmith.engine.surnames import FAMILY_FIRST, TOP, pinyin_like
+from leadsmith.engine.surnames import FAMILY_FIRST, TOP, pinyin_like, vietnamese_order
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +75,21 @@ def parse_name(text: str) -> Name:
         return Name("", "", "", "")
     if (plain := _plain_name(full)) is not None:
         return plain
+    if (vietnamese := _vietnamese_name(full)) is not None:
+        return vietnamese
     return _parsed_name(full)
+
+
+def _vietnamese_name(full: str) -> Name | None:
+    """Three plain words of a Vietnamese name, as written (Nguyen Van Trung: nameparser reads "Van Trung" as
+    a family name with a Dutch particle); ``name_forms`` puts them in order."""
+    match = _PLAIN.fullmatch(full)
+    if match is None or match.group(3) is None:
+        return None
+    words = match.groups()
+    if vietnamese_order(*(w.lower() for w in words)) is None:
+        return None
+    return Name(full, words[0], words[1], words[2])
 
 
 def _parsed_name(full: str) -> Name:
@@ -278,6 +292,8 @@ def name_forms(first: str, last: str, middle: str = "", nicknames: bool = True) 
         order = _family_name_first(first, last, a, b)
         if order is not None:
             mid = "" if not middle else middle.lower() if middle.isalpha() and middle.isascii() else ascii_token(middle)
+            if mid and (vietnamese := vietnamese_order(a, mid, b)) is not None:
+                return (NameForm(vietnamese[0], vietnamese[2], vietnamese[1], "canonical"),)
             return (NameForm(b, a, mid, "canonical") if order else NameForm(a, b, mid, "canonical"),)
     return _name_forms(first, last, middle, nicknames)
 
@@ -286,6 +302,11 @@ def name_forms(first: str, last: str, middle: str = "", nicknames: bool = True) 
 def _name_forms(first: str, last: str, middle: str, nicknames: bool) -> tuple[NameForm, ...]:
     single = first and last and " " not in first.strip() and " " not in last.strip()
     order = family_name_first(first, last) if single else False
+    if single and middle and " " not in middle.strip():
+        vietnamese = vietnamese_order(ascii_token(first), ascii_token(middle), ascii_token(last))
+        if vietnamese is not None:
+            first, middle, last = vietnamese
+            order = False
     if order:
         first, last = last, first
     firsts = _part_variants(first, is_last=False) or ("",)

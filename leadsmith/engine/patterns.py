@@ -45,6 +45,10 @@ _LAST_PART = ("last", "l")
 _TOKEN = re.compile(r"\{(first|last|f|l|middle|m)\}")
 
 
+# The given name, then the family name's and the middle name's initials (``trungnv`` for Nguyen Van Trung).
+_INITIALS = {sep: f"{{first}}{sep}{{l}}{{m}}" for sep in SEPARATORS}
+
+
 def _templates() -> tuple[str, ...]:
     out = ["{first}", "{last}"]
     for sep in SEPARATORS:
@@ -55,6 +59,7 @@ def _templates() -> tuple[str, ...]:
         for a in _FIRST_PART:
             for m in ("m", "middle"):
                 out.append(f"{{{a}}}{sep}{{{m}}}{sep}{{last}}")
+        out.append(_INITIALS[sep])
     return tuple(dict.fromkeys(out))
 
 
@@ -198,6 +203,8 @@ def _match_head(
             if rest2 == tail_letter:
                 out.add((_PAIR[head, sep, tail_initial], 0))
             if middle:
+                if head == whole and rest2 == tail_letter + middle[:1]:
+                    out.add((_INITIALS[sep], 0))
                 for mid, mv in (("m", middle[:1]), ("middle", middle)):
                     if rest2.startswith(mv + sep):
                         rest3 = rest2[len(mv) + len(sep) :]

@@ -54,6 +54,9 @@ def keys(name: str, local: str) -> frozenset[tuple[str, int]]:
         ("Zhao Lei", "zhaolei", ("{last}{first}", 0)),
         ("YAMADA Hideki", "yamada.hideki", ("{last}.{first}", 0)),
         ("Atsushi SAKAI", "sakaia", ("{last}{f}", 0)),
+        ("Nguyen Van Trung", "trungnv", ("{first}{l}{m}", 0)),
+        ("Cao Xuan Hoang", "hoang.cx", ("{first}.{l}{m}", 0)),
+        ("Tuan Do Anh", "tuanda", ("{first}{l}{m}", 0)),
     ],
 )
 def test_matching(name: str, local: str, expected: tuple[str, int] | None) -> None:
@@ -83,6 +86,32 @@ def test_family_name_order() -> None:
     assert family_name_first("John", "Smith") is False
     kinds = [f.kind for f in name_forms("Jian", "Wen")]
     assert kinds == ["canonical", "swapped"]
+
+
+@pytest.mark.parametrize(
+    ("text", "given", "middle", "family"),
+    [
+        ("Nguyen Van Trung", "trung", "van", "nguyen"),  # family, middle, given ("van" is no particle here)
+        ("Cao Xuan Hoang", "hoang", "xuan", "cao"),
+        ("Nam Nguyen Hoai", "nam", "hoai", "nguyen"),  # given, family, middle (written the Western way)
+        ("Kim Marie Smith", "kim", "marie", "smith"),  # not Vietnamese: as written
+        ("John Van Dyke", "john", "", "vandyke"),
+    ],
+)
+def test_vietnamese_three_word_names_are_read_in_their_order(text: str, given: str, middle: str, family: str) -> None:
+    p = parse_name(text)
+    form = name_forms(p.first, p.last, p.middle)[0]
+    assert (form.first, form.middle, form.last) == (given, middle, family)
+    assert name_forms(p.first, p.last, p.middle, nicknames=False)[0] == form
+
+
+def test_a_domain_of_vietnamese_initials_is_learned() -> None:
+    known = [("Nguyen Van Trung", "trungnv"), ("Cao Xuan Hoang", "hoangcx"), ("Vu Cong Tuan", "tuanvc")]
+    known += [("Ngo Quoc Cuong", "cuongnq"), ("Anh Tran", "anhtt")]
+    support = expected_counts([keys(n, a) for n, a in known], middle_pairs=4)
+    p = parse_name("Nguyen Hai Truong")
+    found = find_emails(p.first, p.last, p.middle, "vn.example", scores(support, DEFAULT_PRIOR, middle=True))
+    assert found[0].email == "truongnh@vn.example"
 
 
 def test_every_template_renders_and_matches_itself() -> None:
