@@ -17,11 +17,11 @@ import os
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from leadsmith.db.database import Database, upsert
+from leadsmith.db.database import Database, Executor, upsert
 from leadsmith.db.tables import rate_windows
 from leadsmith.errors import ServiceUnavailable, coded
 
@@ -137,55 +137,48 @@ class DatabaseCounters:
     async def hit_all(self, limits: Sequence[Limit], now_ms: int) -> tuple[bool, list[Window]]:
         if len(limits) == 1:
             return _one(limits[0], await self.hit(limits[0].key, limits[0].window_ms, now_ms))
-        found: dict[str, Window] = {}
         async with self.db.transaction() as tx:
-            # In key order: each upsert locks its row (PostgreSQL) until the commit, so two requests
-            # of one key never take each other's rows in opposite orders.
-            for lim in sorted(limits, key=lambda x: x.key):
-                ins = upsert(self.db.dialect, rate_windows).values(key=lim.key, window_start=now_ms, count=0)
-                expired = rate_windows.c.window_start + lim.window_ms <= now_ms
-                stmt = ins.on_conflict_do_update(
-                    index_elements=[rate_windows.c.key],
-                    set_={
-                        "count": sa.case((expired, 0), else_=rate_windows.c.count),
-                        "window_start": sa.case((expired, now_ms), else_=rate_windows.c.window_start),
-                    },
-                ).returning(rate_windows.c.count, rate_windows.c.window_start)
-                row = await tx.fetch_one(stmt)
-                assert row is not None
-                found[lim.key] = Window(int(row.count), int(row.window_start) + lim.window_ms - now_ms)
+            found = await self._windows(tx, limits, now_ms)
             allowed = all(found[lim.key].count < lim.limit for lim in limits)
             if allowed:
-                keys = [lim.key for lim in limits]
-                await tx.execute(
-                    sa.update(rate_windows).where(rate_windows.c.key.in_(keys)).values(count=rate_windows.c.count + 1)
-                )
+                await self._add(tx, limits, 1)
                 found = {k: Window(w.count + 1, w.reset_ms) for k, w in found.items()}
         return allowed, [found[lim.key] for lim in limits]
 
     async def take(self, limits: Sequence[Limit], now_ms: int, n: int) -> tuple[int, list[Window]]:
-        found: dict[str, Window] = {}
         async with self.db.transaction() as tx:
-            for lim in sorted(limits, key=lambda x: x.key):
-                ins = upsert(self.db.dialect, rate_windows).values(key=lim.key, window_start=now_ms, count=0)
-                expired = rate_windows.c.window_start + lim.window_ms <= now_ms
-                stmt = ins.on_conflict_do_update(
-                    index_elements=[rate_windows.c.key],
-                    set_={
-                        "count": sa.case((expired, 0), else_=rate_windows.c.count),
-                        "window_start": sa.case((expired, now_ms), else_=rate_windows.c.window_start),
-                    },
-                ).returning(rate_windows.c.count, rate_windows.c.window_start)
-                row = await tx.fetch_one(stmt)
-                assert row is not None
-                found[lim.key] = Window(int(row.count), int(row.window_start) + lim.window_ms - now_ms)
+            found = await self._windows(tx, limits, now_ms)
             k = max(0, min([n, *(lim.limit - found[lim.key].count for lim in limits)]))
             if k:
-                keys = [lim.key for lim in limits]
-                await tx.execute(
-                    sa.update(rate_windows).where(rate_windows.c.key.in_(keys)).values(count=rate_windows.c.count + k)
-                )
+                await self._add(tx, limits, k)
         return k, [Window(found[lim.key].count + k, found[lim.key].reset_ms) for lim in limits]
+
+    async def _windows(self, tx: Executor, limits: Sequence[Limit], now_ms: int) -> dict[str, Window]:
+        """Each limit's current window by key, started afresh where it had run out (nothing counted)."""
+        found: dict[str, Window] = {}
+        # In key order: each upsert locks its row (PostgreSQL) until the commit, so two requests of one
+        # key never take each other's rows in opposite orders.
+        for lim in sorted(limits, key=lambda x: x.key):
+            ins = upsert(self.db.dialect, rate_windows).values(key=lim.key, window_start=now_ms, count=0)
+            expired = rate_windows.c.window_start + lim.window_ms <= now_ms
+            stmt = ins.on_conflict_do_update(
+                index_elements=[rate_windows.c.key],
+                set_={
+                    "count": sa.case((expired, 0), else_=rate_windows.c.count),
+                    "window_start": sa.case((expired, now_ms), else_=rate_windows.c.window_start),
+                },
+            ).returning(rate_windows.c.count, rate_windows.c.window_start)
+            row: Any = await tx.fetch_one(stmt)
+            assert row is not None
+            found[lim.key] = Window(int(row.count), int(row.window_start) + lim.window_ms - now_ms)
+        return found
+
+    @staticmethod
+    async def _add(tx: Executor, limits: Sequence[Limit], n: int) -> None:
+        keys = [lim.key for lim in limits]
+        await tx.execute(
+            sa.update(rate_windows).where(rate_windows.c.key.in_(keys)).values(count=rate_windows.c.count + n)
+        )
 
     async def peek(self, key: str, window_ms: int, now_ms: int) -> Window:
         row = await self.db.fetch_one(
