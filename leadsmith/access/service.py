@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import re
 import time
 from collections.abc import Sequence
@@ -22,7 +22,10 @@ from leadsmith.errors import (
     Unauthorized,
     coded,
 )
+from leadsmith.loops import every
 from leadsmith.metering import credits
+
+log = logging.getLogger("leadsmith.access")
 
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,253}\.[^@\s]{1,63}")
 
@@ -140,12 +143,15 @@ class AccessService:
         if not self._last_used:
             return
         pending, self._last_used = self._last_used, {}
-        await repository.touch_keys(self.db, pending)
+        try:
+            await repository.touch_keys(self.db, pending)
+        except Exception:
+            for key_id, at in pending.items():  # kept for the next round (a later use wins)
+                self._last_used[key_id] = max(at, self._last_used.get(key_id, at))
+            raise
 
     async def run_flusher(self, every_seconds: float = 2.0) -> None:
-        while True:
-            await asyncio.sleep(every_seconds)
-            await self.flush_last_used()
+        await every(every_seconds, self.flush_last_used, log, "could not write the keys' last use; retrying")
 
     async def create_account(
         self,

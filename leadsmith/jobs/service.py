@@ -46,6 +46,7 @@ from leadsmith.engine.phones import international
 from leadsmith.errors import BadRequest, LeadsmithError, NotFound, coded, describe_validation_errors
 from leadsmith.jobs import repository, webhooks
 from leadsmith.jobs.schemas import BulkRequest, Kind
+from leadsmith.loops import every
 from leadsmith.metering import credits
 from leadsmith.metering.schemas import Item
 from leadsmith.metering.service import MeteringService, installation_secret
@@ -430,10 +431,7 @@ class JobsService:
             return await repository.purge(tx, self.clock() - int(self.settings.bulk_retention_days * DAY_MS))
 
     async def run_purger(self, every_seconds: float = 3600.0) -> None:
-        while True:
-            await asyncio.sleep(every_seconds)
-            with contextlib.suppress(Exception):
-                await self.purge()
+        await every(every_seconds, self.purge, log, "could not purge old bulk jobs; retrying")
 
 
 def _invalid(kind: Kind, raw: Any) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -19,6 +18,7 @@ from leadsmith.config import Settings
 from leadsmith.db.database import Database
 from leadsmith.db.tables import installation
 from leadsmith.errors import BadRequest, Conflict, coded
+from leadsmith.loops import every
 from leadsmith.metering import credits, repository
 from leadsmith.metering.counters import Counters, Limit
 from leadsmith.metering.schemas import Charged, Hit, Item, Purse, Quota, Work
@@ -157,14 +157,7 @@ class MeteringService:
 
     async def run_purger(self, every_seconds: float = 600.0) -> None:
         """Keep the idempotency table to its time-to-live (any worker may do it: the delete is idempotent)."""
-        while True:
-            await asyncio.sleep(every_seconds)
-            try:
-                await self.purge_idempotency()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the next round retries; the error is logged
-                log.exception("could not purge expired idempotency keys")
+        await every(every_seconds, self.purge_idempotency, log, "could not purge expired idempotency keys")
 
     async def charged(
         self,

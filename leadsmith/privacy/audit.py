@@ -11,13 +11,13 @@ last second. Rows older than ``LEADSMITH_AUDIT_RETENTION_DAYS`` are purged (0: n
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from leadsmith.clock import DAY_MS, Clock, now_ms
 from leadsmith.db.database import Database
+from leadsmith.loops import every
 from leadsmith.metering.schemas import Item
 from leadsmith.privacy import repository
 
@@ -82,14 +82,7 @@ class RevealLog:
         return len(rows)
 
     async def run_flusher(self, every_seconds: float = 1.0) -> None:
-        while True:
-            await asyncio.sleep(every_seconds)
-            try:
-                await self.flush()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # kept for the next round
-                log.exception("could not write the reveal log; retrying")
+        await every(every_seconds, self.flush, log, "could not write the reveal log; retrying")
 
     async def purge(self) -> int:
         """Delete rows older than the retention; how many."""

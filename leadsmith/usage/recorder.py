@@ -4,7 +4,6 @@ exports (requests, latencies, rate-limit refusals, credits charged, by endpoint)
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import logging
 import os
@@ -17,6 +16,7 @@ import sqlalchemy as sa
 from leadsmith.clock import HOUR_MS, Clock, now_ms
 from leadsmith.db.database import Database, Executor, upsert
 from leadsmith.db.tables import usage_hourly
+from leadsmith.loops import every
 
 log = logging.getLogger("leadsmith.usage")
 # Latency buckets (seconds) of the request-duration histogram.
@@ -81,14 +81,7 @@ class UsageRecorder:
         return len(rows)
 
     async def run_flusher(self, every_seconds: float = 5.0) -> None:
-        while True:
-            await asyncio.sleep(every_seconds)
-            try:
-                await self.flush()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # usage is retried on the next flush; the error is logged
-                log.exception("could not write usage; retrying")
+        await every(every_seconds, self.flush, log, "could not write usage; retrying")
 
     def prometheus(self, totals: Sequence[tuple[str, int, int, int]]) -> str:
         """The Prometheus text format. ``totals`` are (endpoint, status, requests, credits) from the store,
