@@ -29,6 +29,7 @@ from leadsmith.portal.service import PortalService
 from leadsmith.privacy.audit import RevealLog
 from leadsmith.privacy.service import PrivacyService
 from leadsmith.privacy.suppression import SuppressionList
+from leadsmith.providers.flights import open_flights
 from leadsmith.providers.waterfall import Upstream
 from leadsmith.usage.recorder import UsageRecorder
 from leadsmith.verification.service import VerificationService
@@ -68,7 +69,7 @@ def open_upstream(
         miss_ttl_hours=settings.upstream_miss_ttl_hours,
         default_region=settings.default_phone_region,
         learn=patterns.refresh,
-        shared=settings.workers > 1,
+        flights=open_flights(settings, db),
         suppressions=suppressions,
     )
 

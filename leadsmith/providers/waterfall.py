@@ -8,7 +8,7 @@ say, and never pay twice for the same thing.
   (``provider:<name>``) and first-seen time; its domains' patterns are re-learned in the background.
   The caller then reads the store as for any look-up, and is charged by the same rules.
 - Pay once: what no provider knew is remembered (``LEADSMITH_UPSTREAM_MISS_TTL_HOURS``); concurrent
-  asks for the same thing make one upstream call, across workers (a flight row in the store).
+  asks for the same thing make one upstream call, across workers (a flight: flights.py).
 - Faults: a timeout, a 5xx or a 429 skips the provider for this request; Retry-After is honoured; a
   provider failing again and again is left alone for a cool-down (a circuit breaker); a refused key or
   no credits left is said once in the log and the provider rested; an exhausted monthly budget skips it.
@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -40,6 +39,7 @@ from leadsmith.privacy.suppression import SuppressionList
 from leadsmith.providers import repository
 from leadsmith.providers.base import Answer, FoundPerson, Lookup, ProfileQuery, ProviderError, lookups_of
 from leadsmith.providers.config import ProviderConfig, load
+from leadsmith.providers.flights import Flights
 from leadsmith.providers.registry import build
 from leadsmith.verification import repository as verification_repository
 
@@ -100,11 +100,11 @@ class Upstream:
     default_region: str | None = None
     clock: Clock = now_ms
     learn: Callable[[set[str]], Awaitable[Any]] | None = None
-    # Several processes serve this store: an ask is held in the store (a flight row), not only here.
-    shared: bool = True
+    # Several processes serve this store: where an ask is held between them (see flights.py); None
+    # for one process, whose concurrent asks are joined in memory only.
+    flights: Flights | None = None
     # Who opted out (see privacy/): never asked about.
     suppressions: SuppressionList | None = None
-    _holder: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
     _unwritten: list[dict[str, Any]] = field(default_factory=list)
     _local: dict[str, asyncio.Future[None]] = field(default_factory=dict)
     _to_learn: set[str] = field(default_factory=set)
@@ -212,7 +212,7 @@ class Upstream:
         force: dict[str, str],
     ) -> None:
         """Ask unless no provider knew ``key`` lately; one ask at a time per key in this worker (the others
-        wait for it) and across workers (through a flight row in the store)."""
+        wait for it) and across workers (through a flight: see flights.py)."""
         now = self.clock()
         if await repository.missed(self.db, key, now):
             return
@@ -223,32 +223,31 @@ class Upstream:
         done = asyncio.get_running_loop().create_future()
         self._local[key] = done
         budget = sum(s.config.timeout_seconds for s in self.slots if s.usable(lookup)) + 2.0
+        flights = self.flights
         try:
-            if not self.shared or await self._take(key, budget):
+            if flights is None or await flights.take(key, int(budget * 1000)):
                 try:
                     outcome = await self._ask_in_order(lookup, account_id, ask, need, force)
                     if outcome is False:
                         expires = self.clock() + int(self.miss_ttl_hours * HOUR_MS)
-                        await repository.remember_miss(self.db, key, expires)
+                        async with self.db.transaction() as tx:
+                            await repository.remember_miss(tx, key, expires)
                 finally:
-                    if self.shared:
+                    if flights is not None:
                         with contextlib.suppress(Exception):
-                            await repository.end_flight(self.db, key, self._holder)
+                            await flights.end(key)
             else:
-                await self._wait(key, budget)
+                await self._wait(flights, key, budget)
         finally:
             done.set_result(None)
             del self._local[key]
 
-    async def _take(self, key: str, budget: float) -> bool:
-        async with self.db.transaction() as tx:
-            return await repository.take_flight(tx, key, self._holder, self.clock(), int(budget * 1000))
-
-    async def _wait(self, key: str, budget: float) -> None:
+    @staticmethod
+    async def _wait(flights: Flights, key: str, budget: float) -> None:
         """Wait for another worker's flight to land (or to run out of time)."""
         deadline = time.monotonic() + budget
-        # Another process holds it: the store is all there is to watch.
-        while time.monotonic() < deadline and await repository.in_flight(self.db, key, self.clock()):  # noqa: ASYNC110
+        # Another process holds it: its flight is all there is to watch.
+        while time.monotonic() < deadline and await flights.flying(key):  # noqa: ASYNC110
             await asyncio.sleep(POLL_SECONDS)
 
     # --- the waterfall
@@ -463,6 +462,8 @@ class Upstream:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.flush_calls()
+        if self.flights is not None:
+            await self.flights.close()
         for s in self.slots:
             with contextlib.suppress(Exception):
                 await s.provider.close()
