@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 
 CALLS = {"n": 0}
 
@@ -35,7 +36,7 @@ def profile(slug: str) -> bytes:
     return json.dumps(body).encode()
 
 
-async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
+async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float, jitter: float = 0.0) -> None:
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -50,7 +51,7 @@ async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dela
                 data = json.dumps(CALLS).encode()
             else:
                 CALLS["n"] += 1
-                await asyncio.sleep(delay)
+                await asyncio.sleep(delay + random.uniform(-jitter, jitter) if jitter else delay)
                 slug = json.loads(raw).get("id", "x") if raw else "x"
                 data = profile(str(slug))
             writer.write(
@@ -69,8 +70,11 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay", type=float, default=0.05)
+    parser.add_argument("--jitter", type=float, default=0.0, help="each answer's delay drawn from delay +- jitter")
     args = parser.parse_args()
-    server = await asyncio.start_server(lambda r, w: serve(r, w, args.delay), "127.0.0.1", args.port, backlog=1024)
+    server = await asyncio.start_server(
+        lambda r, w: serve(r, w, args.delay, args.jitter), "127.0.0.1", args.port, backlog=1024
+    )
     async with server:
         await server.serve_forever()
 

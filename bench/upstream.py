@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--delay", type=float, default=0.05)
+    parser.add_argument("--jitter", type=float, default=0.0)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--workers", type=int, default=1, help="the server's workers for (1) and (3)")
     parser.add_argument(
@@ -97,6 +98,8 @@ def main() -> None:
             str(port),
             "--delay",
             str(args.delay),
+            "--jitter",
+            str(args.jitter),
         ]
     )
     upstream = f"http://127.0.0.1:{port}"

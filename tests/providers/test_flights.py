@@ -35,14 +35,16 @@ asyncio.run(main())
 """
 
 
+def holder(path: str, key: str) -> subprocess.Popen[str]:
+    """Another process holding the flight for ``key``: a line on its stdin ends it, a second one exits."""
+    return subprocess.Popen(
+        [sys.executable, "-c", HOLD, path, key], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+
+
 async def test_a_file_flight_held_by_another_process_is_seen_and_not_taken(tmp_path: Path) -> None:
     path = str(tmp_path / "store.db.flights")
-    other = subprocess.Popen(
-        [sys.executable, "-c", HOLD, path, "profile:jane"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    other = holder(path, "profile:jane")
     assert other.stdin is not None and other.stdout is not None
     flights = FileFlights(path)
     try:
@@ -65,9 +67,7 @@ async def test_a_file_flight_held_by_another_process_is_seen_and_not_taken(tmp_p
 
 async def test_a_dead_workers_file_flight_is_gone_with_it(tmp_path: Path) -> None:
     path = str(tmp_path / "store.db.flights")
-    other = subprocess.Popen(
-        [sys.executable, "-c", HOLD, path, "profile:jane"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
+    other = holder(path, "profile:jane")
     assert other.stdout is not None
     flights = FileFlights(path)
     try:
