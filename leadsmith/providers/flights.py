@@ -25,7 +25,7 @@ import secrets
 from typing import TYPE_CHECKING, Any, Protocol
 
 from leadsmith.clock import Clock, now_ms
-from leadsmith.db.database import Database
+from leadsmith.db.database import Database, sqlite_path
 from leadsmith.providers import repository
 
 if TYPE_CHECKING:
@@ -176,8 +176,6 @@ class StoreFlights:
 
 def open_flights(settings: Settings, db: Database) -> Flights | None:
     """Where this store's workers hold their flights; None for one worker (nobody else asks)."""
-    from leadsmith.db.database import sqlite_path
-
     if settings.workers <= 1:
         return None
     if settings.redis_url:

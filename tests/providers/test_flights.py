@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 
 from leadsmith.config import Settings
-from leadsmith.db import migrate
-from leadsmith.db.database import open_database
+from leadsmith.db.database import Database, open_database
 from leadsmith.providers.flights import FileFlights, Flights, RedisFlights, StoreFlights, open_flights
-from tests.support import REDIS_URL, temporary_database
+from tests.support import REDIS_URL
 
 HOLD = """
 import asyncio, sys
@@ -120,26 +119,22 @@ async def test_without_redis_a_flight_lets_the_ask_go_ahead() -> None:
         await flights.close()
 
 
-async def test_a_store_flight_is_held_by_one_worker_until_it_ends_or_expires(tmp_path: Path) -> None:
-    with temporary_database(tmp_path) as url:
-        await asyncio.to_thread(migrate.upgrade, url)
-        db = open_database(url)
-        now = [1_000_000]
-        a, b = StoreFlights(db, lambda: now[0]), StoreFlights(db, lambda: now[0])
-        try:
-            assert await a.take("profile:jane", 5000)
-            assert not await b.take("profile:jane", 5000)
-            assert await b.flying("profile:jane")
-            await b.end("profile:jane")
-            assert await b.flying("profile:jane")
-            await a.end("profile:jane")
-            assert not await b.flying("profile:jane")
-            assert await b.take("profile:jane", 5000)
-            now[0] += 5001  # its holder is gone: past its budget, anyone takes it
-            assert not await a.flying("profile:jane")
-            assert await a.take("profile:jane", 5000)
-        finally:
-            await db.close()
+async def test_a_store_flight_is_held_by_one_worker_until_it_ends_or_expires(db: Database) -> None:
+    now = [1_000_000]
+    a, b = StoreFlights(db, lambda: now[0]), StoreFlights(db, lambda: now[0])
+    key = f"profile:store-flight-{os.getpid()}"
+    assert await a.take(key, 5000)
+    assert not await b.take(key, 5000)
+    assert await b.flying(key)
+    await b.end(key)
+    assert await b.flying(key)
+    await a.end(key)
+    assert not await b.flying(key)
+    assert await b.take(key, 5000)
+    now[0] += 5001  # its holder is gone: past its budget, anyone takes it
+    assert not await a.flying(key)
+    assert await a.take(key, 5000)
+    await a.end(key)
 
 
 def test_flights_are_held_where_the_workers_meet(tmp_path: Path) -> None:
