@@ -294,6 +294,8 @@ class ImportService:
     patterns: PatternService | None = None
     # Who opted out (see privacy/): a row about them is counted and left out.
     suppressions: SuppressionList | None = None
+    _keeps: list[_Keep] = field(default_factory=list, init=False, repr=False)
+    _keeper: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     async def import_records(
         self,
@@ -393,8 +395,58 @@ class ImportService:
     ) -> ImportSummary:
         """Merge a few records into a live store with the import's rules, in one durable transaction (an
         upstream provider's answer: paid for, so never left to an asynchronous commit), then ``then`` in
-        the same transaction. Leaves the patterns to be re-learned by the caller."""
-        return await self._merge_and_write(records, source, None, durable=True, then=then)
+        the same transaction. Leaves the patterns to be re-learned by the caller.
+
+        Keeps asked for together are written together (a group commit): those of one turn of the event
+        loop, and those asked while a group is being written, go in one transaction of one merge, their
+        ``then``s in it too. Under load (upstream answers arriving in bursts) that is one set of look-ups,
+        inserts and one commit for many answers instead of each its own. If a group's write fails, its
+        keeps are written one by one, so one bad answer spoils no other. The summary is the group's. A
+        keep whose caller went away is still written: it was paid for."""
+        done: asyncio.Future[ImportSummary] = asyncio.get_running_loop().create_future()
+        done.add_done_callback(_retrieved)  # a caller gone away leaves no "exception never retrieved"
+        self._keeps.append(_Keep(records, source, then, done))
+        if self._keeper is None:
+            self._keeper = asyncio.create_task(self._write_keeps())
+        return await asyncio.shield(done)
+
+    async def _write_keeps(self) -> None:
+        group: list[_Keep] = []
+        try:
+            while self._keeps:
+                group, self._keeps = self._keeps, []
+                for source in dict.fromkeys(k.source for k in group):
+                    await self._write_group([k for k in group if k.source == source], source)
+        finally:
+            self._keeper = None
+            for k in (*group, *self._keeps):  # cancelled (shutting down) with keeps still waiting
+                _settle(k.done, RuntimeError("shutting down: the answer was not kept"))
+            self._keeps = []
+
+    async def _write_group(self, group: list[_Keep], source: str) -> None:
+        thens = [k.then for k in group if k.then is not None]
+
+        async def then_all(tx: Executor) -> None:
+            for then in thens:
+                await then(tx)
+
+        records = [r for k in group for r in k.records]
+        try:
+            summary = await self._merge_and_write(records, source, None, durable=True, then=then_all)
+        except Exception as exc:  # noqa: BLE001 - handed to the waiting callers
+            if len(group) == 1:
+                _settle(group[0].done, exc)
+                return
+            for k in group:  # one by one: which of them could not be kept
+                try:
+                    alone = await self._merge_and_write(k.records, source, None, durable=True, then=k.then)
+                except Exception as one:  # noqa: BLE001 - handed to its caller
+                    _settle(k.done, one)
+                else:
+                    _settle(k.done, alone)
+            return
+        for k in group:
+            _settle(k.done, summary)
 
     async def _merge_and_write(
         self,
@@ -428,6 +480,30 @@ class ImportService:
                 await then(tx)
         batch.remember()
         return batch.summary
+
+
+@dataclass(slots=True)
+class _Keep:
+    """A keep waiting for its group's write."""
+
+    records: list[Record]
+    source: str
+    then: Callable[[Executor], Awaitable[None]] | None
+    done: asyncio.Future[ImportSummary]
+
+
+def _retrieved(done: asyncio.Future[ImportSummary]) -> None:
+    if not done.cancelled():
+        done.exception()
+
+
+def _settle(done: asyncio.Future[ImportSummary], outcome: ImportSummary | BaseException) -> None:
+    if done.done():
+        return
+    if isinstance(outcome, BaseException):
+        done.set_exception(outcome)
+    else:
+        done.set_result(outcome)
 
 
 def record_traits(r: Record) -> Traits:

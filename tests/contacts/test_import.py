@@ -448,3 +448,58 @@ def test_credits_grant_takes_a_negative_amount_back(store: tuple[str, dict[str, 
     assert "balance now 5" in out.stdout
     refused = cli(env, "credits", "grant", "neg@acme.example", "-50", check=False)
     assert refused.returncode == 1 and "cannot take 50 credits from a balance of 5" in refused.stderr
+
+
+async def test_keeps_asked_together_are_written_together_and_one_bad_one_spoils_no_other(
+    store: tuple[str, dict[str, str]],
+) -> None:
+    """Upstream answers kept concurrently: one transaction for the group, each ``then`` in it; a keep
+    whose ``then`` fails is refused alone, the others land; a keep whose caller went away still lands."""
+    db = open_database(store[0])
+    try:
+        service = ImportService(db)
+        commits = 0
+        # SQLite: the statements of the store's write connection seen, its commits counted
+        raw = getattr(db, "_writer_raw", None)
+        if raw is not None:
+
+            def traced(sql: str) -> None:
+                nonlocal commits
+                commits += sql == "COMMIT"
+
+            raw.set_trace_callback(traced)
+
+        def record(n: int) -> Record:
+            parsed = parse_row({"linkedin": f"kept-{n}", "name": f"Kept Person{n}", "email": f"k{n}@kept.example"}, n)
+            assert isinstance(parsed, Record)
+            return parsed
+
+        ran: list[int] = []
+
+        def then_of(n: int):  # type: ignore[no-untyped-def]
+            async def then(tx: object) -> None:
+                if n == 7:
+                    raise ValueError("this one cannot be kept")
+                ran.append(n)
+
+            return then
+
+        keeps = [asyncio.ensure_future(service.keep([record(n)], "provider:test", then_of(n))) for n in range(20)]
+        await asyncio.sleep(0)
+        keeps[3].cancel()  # its caller went away
+        outcomes = await asyncio.gather(*keeps, return_exceptions=True)
+        assert isinstance(outcomes[7], ValueError)
+        assert isinstance(outcomes[3], asyncio.CancelledError)
+        assert all(not isinstance(o, BaseException) for i, o in enumerate(outcomes) if i not in (3, 7))
+        assert sorted(set(ran)) == [n for n in range(20) if n != 7]
+        kept = {r.linkedin_key for r in await db.fetch_all(sa.select(people.c.linkedin_key))}
+        assert kept == {f"kept-{n}" for n in range(20) if n != 7}
+        if raw is not None:
+            # the group (failed, rolled back), then each of its 20 alone: 19 commits, not more
+            assert commits == 19
+            commits = 0
+            await asyncio.gather(*(service.keep([record(n)], "provider:test") for n in range(100, 130)))
+            assert commits == 1  # thirty keeps of one turn of the event loop: one transaction
+            raw.set_trace_callback(None)
+    finally:
+        await db.close()
