@@ -6,6 +6,7 @@ The top-level ``message`` is what Kaspr clients read; ``error`` is leadsmith's o
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
@@ -195,6 +196,8 @@ def database_unavailable(exc: BaseException) -> bool:
             return True
         if isinstance(err, sa_exc.OperationalError) and "locked" in str(err.orig):
             return True
+        if isinstance(err, sqlite3.OperationalError) and "locked" in str(err):  # from the driver itself
+            return True
         state = getattr(err, "sqlstate", None)
         if isinstance(state, str) and state.startswith(_UNAVAILABLE_SQLSTATES):
             return True
@@ -241,7 +244,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for driver_error in (sa_exc.DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+    for driver_error in (sa_exc.DBAPIError, sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
         app.add_exception_handler(driver_error, _database_error)
     app.add_exception_handler(Exception, _unexpected)
 

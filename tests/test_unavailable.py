@@ -46,6 +46,7 @@ def test_connection_troubles_are_told_from_bad_statements() -> None:
     assert database_unavailable(too_many)
     assert database_unavailable(wrapped)
     assert database_unavailable(ConnectionRefusedError(111, "Connection refused"))
+    assert database_unavailable(sqlite3.OperationalError("database is locked"))  # raised by the driver itself
     assert database_unavailable(asyncpg.exceptions.CannotConnectNowError("the database system is shutting down"))
     assert not database_unavailable(asyncpg.exceptions.UniqueViolationError("duplicate key"))
     assert not database_unavailable(

@@ -20,7 +20,7 @@ from leadsmith.contacts import import_repository as repo
 from leadsmith.contacts.import_repository import PersonState
 from leadsmith.contacts.records import Record, RowError
 from leadsmith.db.bulk import KeyTaken
-from leadsmith.db.database import Database, Executor
+from leadsmith.db.database import Database, Executor, retrieved, settle
 from leadsmith.db.tables import people
 from leadsmith.patterns.service import PatternService
 from leadsmith.privacy.identity import Traits, traits
@@ -404,7 +404,7 @@ class ImportService:
         keeps are written one by one, so one bad answer spoils no other. The summary is the group's. A
         keep whose caller went away is still written: it was paid for."""
         done: asyncio.Future[ImportSummary] = asyncio.get_running_loop().create_future()
-        done.add_done_callback(_retrieved)  # a caller gone away leaves no "exception never retrieved"
+        done.add_done_callback(retrieved)  # a caller gone away leaves no "exception never retrieved"
         self._keeps.append(_Keep(records, source, then, done))
         if self._keeper is None:
             self._keeper = asyncio.create_task(self._write_keeps())
@@ -420,7 +420,7 @@ class ImportService:
         finally:
             self._keeper = None
             for k in (*group, *self._keeps):  # cancelled (shutting down) with keeps still waiting
-                _settle(k.done, RuntimeError("shutting down: the answer was not kept"))
+                settle(k.done, False, RuntimeError("shutting down: the answer was not kept"))
             self._keeps = []
 
     async def _write_group(self, group: list[_Keep], source: str) -> None:
@@ -435,18 +435,18 @@ class ImportService:
             summary = await self._merge_and_write(records, source, None, durable=True, then=then_all)
         except Exception as exc:  # noqa: BLE001 - handed to the waiting callers
             if len(group) == 1:
-                _settle(group[0].done, exc)
+                settle(group[0].done, False, exc)
                 return
             for k in group:  # one by one: which of them could not be kept
                 try:
                     alone = await self._merge_and_write(k.records, source, None, durable=True, then=k.then)
                 except Exception as one:  # noqa: BLE001 - handed to its caller
-                    _settle(k.done, one)
+                    settle(k.done, False, one)
                 else:
-                    _settle(k.done, alone)
+                    settle(k.done, True, alone)
             return
         for k in group:
-            _settle(k.done, summary)
+            settle(k.done, True, summary)
 
     async def _merge_and_write(
         self,
@@ -490,20 +490,6 @@ class _Keep:
     source: str
     then: Callable[[Executor], Awaitable[None]] | None
     done: asyncio.Future[ImportSummary]
-
-
-def _retrieved(done: asyncio.Future[ImportSummary]) -> None:
-    if not done.cancelled():
-        done.exception()
-
-
-def _settle(done: asyncio.Future[ImportSummary], outcome: ImportSummary | BaseException) -> None:
-    if done.done():
-        return
-    if isinstance(outcome, BaseException):
-        done.set_exception(outcome)
-    else:
-        done.set_result(outcome)
 
 
 def record_traits(r: Record) -> Traits:

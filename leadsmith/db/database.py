@@ -20,10 +20,10 @@ import os
 import sqlite3
 import time
 from collections import namedtuple
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import asyncpg
 import sqlalchemy as sa
@@ -39,6 +39,7 @@ from leadsmith.db.tables import HOT_TABLES
 log = logging.getLogger("leadsmith")
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+T = TypeVar("T")
 Dialect = Literal["sqlite", "postgresql"]
 
 
@@ -57,6 +58,12 @@ class Database(Executor, Protocol):
     url: str
 
     def transaction(self) -> Any: ...  # an async context manager yielding an Executor
+    async def grouped(self, work: Callable[[Executor], Awaitable[T]]) -> T:
+        """``work`` in a write transaction, alone or with others (a group commit): its changes are
+        committed (and it returns) or none of them are (and it raises), as in a transaction of its own.
+        ``work`` must not begin a transaction itself."""
+        ...
+
     async def close(self) -> None: ...
     async def ping(self) -> None: ...
     def start_housekeeping(self) -> None:
@@ -69,6 +76,21 @@ class Database(Executor, Protocol):
 
     async def scrub(self, tables: Sequence[str], full: bool = False) -> None:
         """After an erasure, leave nothing of the deleted rows readable in the store's files."""
+
+
+def retrieved(done: asyncio.Future[Any]) -> None:
+    """A caller gone away leaves no "exception was never retrieved"."""
+    if not done.cancelled():
+        done.exception()
+
+
+def settle(done: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if done.done():
+        return
+    if ok:
+        done.set_result(value)
+    else:
+        done.set_exception(value)
 
 
 def _done() -> asyncio.Future[None]:
@@ -262,6 +284,8 @@ class SqliteDatabase(_SyncExecutor):
         self._path = path
         self._lock_fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600) if path is not None else None
         self._checkpointer: asyncio.Task[None] | None = None
+        self._groups: list[tuple[Callable[[Executor], Awaitable[Any]], asyncio.Future[Any]]] = []
+        self._grouper: asyncio.Task[None] | None = None
 
     def start_housekeeping(self, every_seconds: float = 1.0) -> None:
         """Checkpoint the WAL from a worker thread on its own connection, so no request waits for it
@@ -351,6 +375,54 @@ class SqliteDatabase(_SyncExecutor):
                     raise
             finally:
                 self._unlock_file()
+
+    async def grouped(self, work: Callable[[Executor], Awaitable[T]]) -> T:
+        """A group commit: the work asked for in one turn of the event loop (and while a group is being
+        written) runs in one write transaction, each piece inside a savepoint, so one that raises is
+        undone alone and the others are committed together. A short write on every request (a charge)
+        then costs its statements, not a transaction each: one commit for the group, and for the other
+        workers of the store one change to catch up with instead of many."""
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        done.add_done_callback(retrieved)
+        self._groups.append((work, done))
+        if self._grouper is None:
+            self._grouper = asyncio.create_task(self._write_groups())
+        result: T = await asyncio.shield(done)
+        return result
+
+    async def _write_groups(self) -> None:
+        group: list[tuple[Callable[[Executor], Awaitable[Any]], asyncio.Future[Any]]] = []
+        try:
+            while self._groups:
+                group, self._groups = self._groups, []
+                outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
+                try:
+                    async with self.transaction() as tx:
+                        raw = self._writer_raw
+                        for work, done in group:
+                            raw.execute("SAVEPOINT grouped")
+                            try:
+                                value = await work(tx)
+                            except Exception as exc:
+                                if not raw.in_transaction:
+                                    raise  # SQLite undid the whole transaction: the group fails
+                                raw.execute("ROLLBACK TO grouped")
+                                raw.execute("RELEASE grouped")
+                                outcomes.append((done, False, exc))
+                            else:
+                                raw.execute("RELEASE grouped")
+                                outcomes.append((done, True, value))
+                except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+                    for _, done in group:
+                        settle(done, False, exc)
+                    continue
+                for done, ok, value in outcomes:
+                    settle(done, ok, value)
+        finally:
+            self._grouper = None
+            for _, done in (*group, *self._groups):  # cancelled (shutting down) with work still waiting
+                settle(done, False, RuntimeError("shutting down: the write was not made"))
+            self._groups = []
 
     async def _lock_file(self) -> None:
         """Take the store's write lock across processes (other workers, an import) before ``BEGIN
@@ -559,6 +631,11 @@ class PostgresDatabase:
     async def transaction(self) -> AsyncIterator[_AsyncExecutor]:
         async with self._engine_gate(), self._engine.begin() as conn:
             yield _AsyncExecutor(conn)
+
+    async def grouped(self, work: Callable[[Executor], Awaitable[T]]) -> T:
+        """A transaction of its own: PostgreSQL's writers run side by side and commit in groups itself."""
+        async with self.transaction() as tx:
+            return await work(tx)
 
     async def fetch_one(self, stmt: Executable, params: Params = None) -> Row[Any] | None:
         if isinstance(stmt, Prepared) and stmt.read_only:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from leadsmith.access.schemas import Caller
 from leadsmith.clock import DAY_MS, HOUR_MS, Clock, now_ms
 from leadsmith.config import Settings
-from leadsmith.db.database import Database
+from leadsmith.db.database import Database, Executor
 from leadsmith.db.tables import installation
 from leadsmith.errors import BadRequest, Conflict, coded
 from leadsmith.loops import every
@@ -208,20 +208,24 @@ class MeteringService:
                 if done is not None:
                     return Charged(body, result.status, done[0], Purse(done[1]))
                 # Not enough credits: the transaction below finds out by how much and says so.
+
+        async def charge(tx: Executor) -> tuple[int, Purse]:
+            if ctx.idempotency_key and not await repository.store_response(
+                tx,
+                caller.account_id,
+                ctx.idempotency_key,
+                request_hash,
+                result.status,
+                body,
+                now,
+                idem_since,
+            ):
+                raise _Replay
+            return await credits.charge(tx, caller.account_id, caller.prices, result.items, **terms)
+
         try:
-            async with self.db.transaction() as tx:
-                if ctx.idempotency_key and not await repository.store_response(
-                    tx,
-                    caller.account_id,
-                    ctx.idempotency_key,
-                    request_hash,
-                    result.status,
-                    body,
-                    now,
-                    idem_since,
-                ):
-                    raise _Replay
-                drawn, after = await credits.charge(tx, caller.account_id, caller.prices, result.items, **terms)
+            # Committed with the other charges of this moment (a group commit; see Database.grouped).
+            drawn, after = await self.db.grouped(charge)
         except _Replay:
             assert ctx.idempotency_key is not None
             replay = await self._replay(caller, ctx.idempotency_key, request_hash, idem_since)

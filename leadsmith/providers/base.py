@@ -8,12 +8,14 @@ few kinds, which the waterfall turns into skipping, waiting or a circuit breaker
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-import aiohttp
 import orjson
+
+from leadsmith.providers.wire import Pool, WireError
 
 Lookup = Literal["profile", "email", "pattern", "employees"]
 LOOKUPS: tuple[Lookup, ...] = ("profile", "email", "pattern", "employees")
@@ -138,31 +140,21 @@ def lookups_of(provider: object) -> frozenset[Lookup]:
 
 @dataclass
 class Http:
-    """The HTTP side every adapter shares: one pooled client session, the timeout, and the documented status
-    codes turned into ``ProviderError`` kinds. An adapter only maps its provider's shapes.
-
-    aiohttp rather than httpx: on the waterfall's path (a store miss asking upstream), httpx's own
-    request machinery was a third of a worker's CPU per call (bench/upstream.py, py-spy); aiohttp's
-    client costs a fraction of it."""
+    """The HTTP side every adapter shares: one pool of keep-alive connections (wire.py), the timeout, and
+    the documented status codes turned into ``ProviderError`` kinds. An adapter only maps its provider's
+    shapes."""
 
     name: str
     base_url: str
     timeout: float = 10.0
     concurrency: int = 8
     headers: Mapping[str, str] = field(default_factory=dict)
-    _session: aiohttp.ClientSession | None = None
+    _pool: Pool | None = None
 
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(
-                base_url=self.base_url.rstrip("/") + "/",
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                headers=dict(self.headers),
-                json_serialize=lambda value: orjson.dumps(value).decode(),
-            )
-        return self._session
+    def pool(self) -> Pool:
+        if self._pool is None:
+            self._pool = Pool(self.base_url, limit=self.concurrency)
+        return self._pool
 
     async def request(
         self,
@@ -176,15 +168,19 @@ class Http:
     ) -> tuple[Any, Mapping[str, str]] | None:
         """The decoded JSON body and the response's headers; None for the statuses in ``missing`` (not found)."""
         query = {k: str(v) for k, v in (params or {}).items()}
+        sent = {**self.headers, **(headers or {})}
+        body = None
+        if json is not None:
+            body = orjson.dumps(json)
+            sent.setdefault("Content-Type", "application/json")
         try:
-            async with self.session().request(
-                method, path.lstrip("/"), params=query, json=json, headers=headers
-            ) as response:
-                status, content, said = response.status, await response.read(), response.headers
+            async with asyncio.timeout(self.timeout):
+                reply = await self.pool().request(method, path, query=query, body=body, headers=sent)
         except TimeoutError as exc:
             raise ProviderError("unavailable", f"{self.name}: no answer within {self.timeout:g} s") from exc
-        except aiohttp.ClientError as exc:
-            raise ProviderError("unavailable", f"{self.name}: {type(exc).__name__}: {exc}") from exc
+        except WireError as exc:
+            raise ProviderError("unavailable", f"{self.name}: {exc}") from exc
+        status, content, said = reply.status, reply.body, reply.headers
         if status in missing:
             return None
         if status in (401, 403):
@@ -205,9 +201,9 @@ class Http:
             raise ProviderError("bad_answer", f"{self.name}: the answer is not JSON ({status})") from exc
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
 
 def _said(content: bytes) -> str:
