@@ -138,3 +138,19 @@ async def test_a_request_a_reused_connection_drops_without_a_word_is_sent_once_m
         assert (await pool.request("GET", "/")).body == b'{"again":1}'
         await pool.close()
     assert (len(seen), len(connections)) == (3, 2)
+
+
+def test_it_works_on_uvloop_too() -> None:
+    """``LEADSMITH_LOOP=uvloop``: uvloop's transports are not asyncio.Transport subclasses (an isinstance
+    check there once turned every provider call into an error, and every miss into a 404)."""
+    import uvloop
+
+    async def use() -> list[bytes]:
+        async with raw_server(lambda _: ok(b'{"a":1}')) as (url, _, connections):
+            pool = Pool(url)
+            bodies = [(await pool.request("GET", "/")).body for _ in range(3)]
+            await pool.close()
+        assert len(connections) == 1
+        return bodies
+
+    assert uvloop.run(use()) == [b'{"a":1}'] * 3
