@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("--jitter", type=float, default=0.0)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--workers", type=int, default=1, help="the server's workers for (1) and (3)")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], help="the server's event loop (default: asyncio)")
     parser.add_argument(
         "--spy", help="py-spy's flame graph of the server during the first miss run, here (.txt: collapsed stacks)"
     )
@@ -123,6 +124,8 @@ def main() -> None:
                 "LEADSMITH_PROVIDERS_FILE": str(providers),
                 "BENCH_UPSTREAM_KEY": "bench",
             }
+            if args.loop:
+                extra["LEADSMITH_LOOP"] = args.loop
             if args.backend == "postgres":
                 extra |= {"LEADSMITH_REDIS_URL": REDIS_URL, "LEADSMITH_REDIS_PREFIX": f"bench-{os.getpid()}:"}
             env = base_env(url, **extra)
@@ -186,7 +189,10 @@ def main() -> None:
     finally:
         fake.terminate()
         fake.wait(5)
-    print(f"{args.workers} worker(s), {args.backend}, {args.connections} connections, {args.seconds} s each, {store}")
+    print(
+        f"{args.workers} worker(s), {args.backend}, {args.loop or 'asyncio'}, {args.connections} connections, "
+        f"{args.seconds} s each, {store}"
+    )
     print(HEADER)
     for r in (base, via, base2, via2, own, again, own2, again2):
         print(r.row())

@@ -13,6 +13,7 @@ from leadsmith.access.service import AccessService
 from leadsmith.admin.service import AdminService
 from leadsmith.config import Settings
 from leadsmith.contacts.import_service import ImportService
+from leadsmith.contacts.parallel import SidePool
 from leadsmith.contacts.service import ContactsService
 from leadsmith.db.database import Database, open_database, sqlite_path
 from leadsmith.jobs.service import JobsService
@@ -69,6 +70,7 @@ def open_upstream(
         miss_ttl_hours=settings.upstream_miss_ttl_hours,
         default_region=settings.default_phone_region,
         learn=patterns.refresh,
+        known=patterns.known_addresses,
         flights=open_flights(settings, db),
         suppressions=suppressions,
     )
@@ -119,7 +121,7 @@ class Services:
         suppressions = SuppressionList(db)
         reveal_log = RevealLog(db, settings.audit_retention_days)
         metering = MeteringService(db, settings, counters, on_reveal=reveal_log.record)
-        patterns = PatternService(db, metering=metering, suppressions=suppressions)
+        patterns = PatternService(db, metering=metering, suppressions=suppressions, aside=SidePool())
         access = AccessService(db, settings)
         upstream = open_upstream(settings, db, patterns, suppressions)
         patterns.upstream = upstream
@@ -183,6 +185,8 @@ class Services:
         await self.counters.close()
         if self.upstream is not None:
             await self.upstream.close()
+        if self.patterns.aside is not None:
+            self.patterns.aside.shutdown(wait=False, cancel_futures=True)
         await self.db.close()
 
 

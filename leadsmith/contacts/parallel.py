@@ -14,13 +14,16 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from typing import Any
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
 
 from leadsmith.collector import collector_paused
 from leadsmith.contacts.files import Block, ImportFile, RawRow, block_rows
 from leadsmith.contacts.records import Record, RowError, parse_row
+
+T = TypeVar("T")
 
 
 def default_jobs() -> int:
@@ -36,6 +39,32 @@ def process_pool(jobs: int) -> ProcessPoolExecutor:
         initializer=exit_with_parent,
         initargs=(os.getpid(),),
     )
+
+
+class SidePool(Executor):
+    """One worker process for a server's occasional heavy pure work (learning a big domain's patterns),
+    spawned the first time work is handed to it (most servers never need it) and again if it died."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        with self._lock:
+            if self._pool is None:
+                self._pool = process_pool(1)
+            try:
+                return self._pool.submit(fn, *args, **kwargs)
+            except BrokenProcessPool:  # its process was killed (out of memory, say): a new one
+                self._pool.shutdown(wait=False)
+                self._pool = process_pool(1)
+                return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 def exit_with_parent(parent: int) -> None:

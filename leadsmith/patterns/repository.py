@@ -26,6 +26,7 @@ _PAIRS = Prepared(
     .join(people, people.c.id == emails.c.person_id)
     .where(emails.c.domain == sa.bindparam("domain"))
 )
+_PAIR_COUNT = Prepared(sa.select(sa.func.count()).select_from(emails).where(emails.c.domain == sa.bindparam("domain")))
 _WITHOUT_WORK_ADDRESS = Prepared(
     sa.select(people.c.id, people.c.full_name, people.c.first_name, people.c.last_name)
     .join(companies, companies.c.id == people.c.company_id)
@@ -97,6 +98,11 @@ async def replace_supports(db: Executor, supports: Mapping[str, Mapping[PatternK
 async def pairs(db: Executor, domain: str) -> list[tuple[str | None, str | None, str | None, str]]:
     """The known (full, first, last name, address) pairs at ``domain``, as plain tuples."""
     return [tuple(r) for r in await db.fetch_all(_PAIRS, {"domain": domain})]
+
+
+async def pair_count(db: Executor, domain: str) -> int:
+    """How many addresses at ``domain`` are known (what ``pairs`` would read): a count of the index."""
+    return int(await db.scalar(_PAIR_COUNT, {"domain": domain}) or 0)
 
 
 def pairs_in_file(path: str, domain: str) -> list[tuple[str | None, str | None, str | None, str]]:

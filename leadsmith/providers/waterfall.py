@@ -49,6 +49,10 @@ FAILURES_TO_OPEN = 3  # consecutive failures that open a provider's circuit
 COOL_DOWN_SECONDS = 30.0
 RATE_LIMITED_SECONDS = 30.0  # a 429 that did not say how long
 REST_SECONDS = {"auth": 600.0, "payment": 3600.0}  # a refused key, no credits left: said once, asked again later
+# A domain whose answers were kept is learned again once they are this share of what it knows, or after
+# this long (see ``Upstream._learn_now``).
+RELEARN_SHARE = 0.1
+RELEARN_AFTER_SECONDS = 600.0
 POLL_SECONDS = 0.01  # how often a worker waiting for another's flight looks again
 
 
@@ -100,6 +104,9 @@ class Upstream:
     default_region: str | None = None
     clock: Clock = now_ms
     learn: Callable[[set[str]], Awaitable[Any]] | None = None
+    # How many addresses the store knows at a domain: a domain is learned again only once what came back
+    # since adds a tenth to that (see ``_learn_now``). None: every domain touched is learned every round.
+    known: Callable[[str], Awaitable[int]] | None = None
     # Several processes serve this store: where an ask is held between them (see flights.py); None
     # for one process, whose concurrent asks are joined in memory only.
     flights: Flights | None = None
@@ -107,7 +114,8 @@ class Upstream:
     suppressions: SuppressionList | None = None
     _unwritten: list[dict[str, Any]] = field(default_factory=list)
     _local: dict[str, asyncio.Future[None]] = field(default_factory=dict)
-    _to_learn: set[str] = field(default_factory=set)
+    _to_learn: dict[str, int] = field(default_factory=dict)  # domain: addresses kept there since it was learned
+    _waiting: dict[str, float] = field(default_factory=dict)  # domain: when the first of those came
 
     @staticmethod
     def configs(path: Path) -> list[ProviderConfig]:
@@ -198,7 +206,7 @@ class Upstream:
 
         await self._once(f"pattern:{domain}", "pattern", account_id, ask, Need(frozenset({"pro"})), {"domain": domain})
         if self.learn is not None:  # the caller reads the patterns next: learn them now
-            await self._learn_now()
+            await self._learn_now(force=True)
 
     # --- pay once
 
@@ -387,7 +395,10 @@ class Upstream:
             await repository.mark_addresses(tx, marks)
 
         await self.keep(records, f"provider:{slot.name}", then)
-        self._to_learn |= {e[2] for r in records for e in r.emails if e[3] == "pro"}
+        now = time.monotonic()
+        for domain in (e[2] for r in records for e in r.emails if e[3] == "pro"):
+            self._to_learn[domain] = self._to_learn.get(domain, 0) + 1
+            self._waiting.setdefault(domain, now)
         return records
 
     async def _satisfies(
@@ -409,9 +420,28 @@ class Upstream:
 
     # --- learning the patterns of what came back
 
-    async def _learn_now(self) -> None:
-        if self.learn is not None and self._to_learn:
-            domains, self._to_learn = self._to_learn, set()
+    async def _learn_now(self, force: bool = False) -> None:
+        """Learn the patterns of the domains answers were kept at: those where they add a tenth or more
+        to what the store knows (``force``, or after ``RELEARN_AFTER_SECONDS``: all of them). Learning
+        reads every address of a domain, so a big domain answers keep coming to (a bulk job over one
+        company) would otherwise be learned whole every round for what adds nothing to its statistics;
+        this way the work is proportional to what is new."""
+        if self.learn is None or not self._to_learn:
+            return
+        now = time.monotonic()
+        domains = set()
+        for domain, new in list(self._to_learn.items()):  # awaits: other answers may be kept meanwhile
+            if (
+                force
+                or self.known is None
+                or now - self._waiting[domain] >= RELEARN_AFTER_SECONDS
+                or new >= RELEARN_SHARE * await self.known(domain)
+            ):
+                domains.add(domain)
+        for domain in domains:
+            self._to_learn.pop(domain, None)
+            self._waiting.pop(domain, None)
+        if domains:
             try:
                 await self.learn(domains)
             except Exception:

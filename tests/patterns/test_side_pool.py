@@ -1,0 +1,65 @@
+"""In a server, a big domain's patterns are learned in a process of its own (``SidePool``), with exactly
+what this process would have learned, and no request waits while it is."""
+
+from __future__ import annotations
+
+from concurrent.futures.process import BrokenProcessPool
+
+import sqlalchemy as sa
+
+from leadsmith.contacts.parallel import SidePool
+from leadsmith.db.database import Database
+from leadsmith.db.tables import emails, predicted_emails
+from leadsmith.patterns import repository
+from leadsmith.patterns.service import PatternService
+
+
+async def test_a_big_domain_is_learned_aside_and_to_the_same_figures(db: Database, demo_key: str) -> None:
+    del demo_key  # the demo set loaded
+    counted = sa.select(emails.c.domain, sa.func.count()).group_by(emails.c.domain).order_by(sa.func.count().desc())
+    domain, known = (await db.fetch_all(counted.limit(1)))[0]
+    assert known >= 5
+    here = PatternService(db)
+    assert await here.known_addresses(domain) == known
+    await here.refresh([domain])
+    learned = await repository.support(db, domain)
+    predicted = sorted(
+        tuple(r) for r in await db.fetch_all(sa.select(predicted_emails.c.person_id, predicted_emails.c.address))
+    )
+
+    aside = SidePool()
+    try:
+        # A bar above the domain: learned here, the pool never started.
+        await PatternService(db, aside=aside, aside_from=known + 1).refresh([domain])
+        assert aside._pool is None
+        # At the bar: learned in the side process, to the same statistics and predictions.
+        await PatternService(db, aside=aside, aside_from=known).refresh([domain])
+        assert aside._pool is not None
+        assert await repository.support(db, domain) == learned
+        again = sorted(
+            tuple(r) for r in await db.fetch_all(sa.select(predicted_emails.c.person_id, predicted_emails.c.address))
+        )
+        assert again == predicted
+    finally:
+        aside.shutdown()
+
+
+def test_the_side_pool_starts_a_new_process_when_its_own_died() -> None:
+    import os
+    import signal
+
+    aside = SidePool()
+    try:
+        first = aside.submit(os.getpid).result(60)
+        assert first != os.getpid()
+        os.kill(first, signal.SIGKILL)
+        second = None
+        for _ in range(3):  # the pool may see its worker gone only on the next submit
+            try:
+                second = aside.submit(os.getpid).result(60)
+                break
+            except BrokenProcessPool:  # work handed over as it died
+                continue
+        assert second is not None and second not in (first, os.getpid())
+    finally:
+        aside.shutdown()

@@ -1,0 +1,50 @@
+"""The patterns of a domain upstream answers were kept at are learned again once those answers are a tenth
+of what the store knows there (or when asked for, or after a while): learning reads every address of the
+domain, and a big one would otherwise be learned whole every few seconds for what adds nothing."""
+
+from __future__ import annotations
+
+import time
+
+import sqlalchemy as sa
+
+from leadsmith.contacts.import_service import ImportService
+from leadsmith.db.database import Database
+from leadsmith.db.tables import emails
+from leadsmith.patterns.service import PatternService
+from leadsmith.providers.waterfall import RELEARN_AFTER_SECONDS, Upstream
+
+
+async def test_a_domain_is_learned_again_once_what_came_back_adds_a_tenth(db: Database, demo_key: str) -> None:
+    del demo_key  # the demo set loaded
+    counted = sa.select(emails.c.domain, sa.func.count()).group_by(emails.c.domain).order_by(sa.func.count().desc())
+    domain, known = (await db.fetch_all(counted.limit(1)))[0]
+    assert known >= 20
+    patterns = PatternService(db)
+    learned: list[set[str]] = []
+
+    async def learn(domains: set[str]) -> None:
+        learned.append(set(domains))
+        await patterns.refresh(domains)
+
+    up = Upstream(db, [], ImportService(db).keep, learn=learn, known=patterns.known_addresses)
+
+    def kept(at: str, n: int, ago: float = 0.0) -> None:
+        up._to_learn[at] = up._to_learn.get(at, 0) + n
+        up._waiting.setdefault(at, time.monotonic() - ago)
+
+    kept(domain, 1)
+    kept("nobody-known-yet.example", 1)
+    await up._learn_now()
+    assert learned == [{"nobody-known-yet.example"}]  # the big domain waits for more
+    kept(domain, known // 10)
+    await up._learn_now()
+    assert learned[-1] == {domain} and not up._to_learn
+
+    kept(domain, 1)
+    await up._learn_now(force=True)  # a domain pattern asked for: learned now, however little is new
+    assert learned[-1] == {domain}
+
+    kept(domain, 1, ago=RELEARN_AFTER_SECONDS)
+    await up._learn_now()  # waited long enough
+    assert learned[-1] == {domain} and len(learned) == 4 and not up._waiting
