@@ -24,26 +24,28 @@ from leadsmith.contacts.files import Block, ImportFile, RawRow, block_rows
 from leadsmith.contacts.records import Record, RowError, parse_row
 
 T = TypeVar("T")
+SIDE_NICENESS = 10
 
 
 def default_jobs() -> int:
     return os.cpu_count() or 1
 
 
-def process_pool(jobs: int) -> ProcessPoolExecutor:
+def process_pool(jobs: int, niceness: int = 0) -> ProcessPoolExecutor:
     """A pool of fresh interpreters (spawned, not forked: the importer already runs database threads)
-    that exit when the importing process dies, however it dies."""
+    that exit when the importing process dies, however it dies; ``niceness`` lower priority than it."""
     return ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=exit_with_parent,
-        initargs=(os.getpid(),),
+        initargs=(os.getpid(), niceness),
     )
 
 
 class SidePool(Executor):
     """One worker process for a server's occasional heavy pure work (learning a big domain's patterns),
-    spawned the first time work is handed to it (most servers never need it) and again if it died."""
+    spawned the first time work is handed to it (most servers never need it) and again if it died. It
+    runs at a lower priority than the server (nice 10): requests come first on a busy machine."""
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
@@ -52,12 +54,12 @@ class SidePool(Executor):
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         with self._lock:
             if self._pool is None:
-                self._pool = process_pool(1)
+                self._pool = process_pool(1, SIDE_NICENESS)
             try:
                 return self._pool.submit(fn, *args, **kwargs)
             except BrokenProcessPool:  # its process was killed (out of memory, say): a new one
                 self._pool.shutdown(wait=False)
-                self._pool = process_pool(1)
+                self._pool = process_pool(1, SIDE_NICENESS)
                 return self._pool.submit(fn, *args, **kwargs)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -67,9 +69,11 @@ class SidePool(Executor):
             pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
-def exit_with_parent(parent: int) -> None:
+def exit_with_parent(parent: int, niceness: int = 0) -> None:
     """In a pool worker: leave as soon as ``parent`` is gone (killed with SIGKILL, say, the pool's own
     shutdown never runs, and an idle worker would wait for work forever)."""
+    if niceness:
+        os.nice(niceness)
 
     def watch() -> None:
         while os.getppid() == parent:

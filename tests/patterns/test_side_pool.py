@@ -44,7 +44,7 @@ async def test_a_big_domain_is_learned_aside_and_to_the_same_figures(db: Databas
         aside.shutdown()
 
 
-def test_the_side_pool_starts_a_new_process_when_its_own_died() -> None:
+def test_the_side_pool_runs_below_the_server_and_starts_again_when_its_process_died() -> None:
     import os
     import signal
 
@@ -52,6 +52,7 @@ def test_the_side_pool_starts_a_new_process_when_its_own_died() -> None:
     try:
         first = aside.submit(os.getpid).result(60)
         assert first != os.getpid()
+        assert aside.submit(os.nice, 0).result(60) == os.nice(0) + 10  # requests come first
         os.kill(first, signal.SIGKILL)
         second = None
         for _ in range(3):  # the pool may see its worker gone only on the next submit
