@@ -35,7 +35,8 @@ class AddressInUse(Exception):
 
 
 class _CorkedTransport:
-    """A transport whose writes in one event-loop turn go out together, in one write at the end of it.
+    """A transport whose writes in one event-loop turn go out together, in one write at the end of it
+    (or as soon as the response they make is whole: ``CorkedHttpToolsProtocol``).
 
     Everything but writing and closing is the wrapped transport's own (flow control, peer address...).
     """
@@ -51,14 +52,15 @@ class _CorkedTransport:
         if not data:
             return
         if not self._pending:
-            self._loop.call_soon(self._flush)
+            self._loop.call_soon(self.flush)
         self._pending.append(bytes(data))
 
     def writelines(self, lines: list[bytes]) -> None:
         for line in lines:
             self.write(line)
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Send what was written so far, now."""
         pending = self._pending
         if not pending:
             return
@@ -67,7 +69,7 @@ class _CorkedTransport:
             self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def close(self) -> None:
-        self._flush()
+        self.flush()
         self._transport.close()
 
     def abort(self) -> None:
@@ -88,6 +90,12 @@ class CorkedHttpToolsProtocol(HttpToolsProtocol):
         # uvloop's transports are not asyncio.Transport subclasses, but have the same methods.
         corked = _CorkedTransport(cast(asyncio.Transport, transport), self.loop)
         super().connection_made(cast(asyncio.Transport, corked))
+
+    def on_response_complete(self) -> None:
+        # The response is whole: out now, not at the end of the event-loop turn, after the work of every
+        # other request ready in it (under load that wait was a good part of a response's latency).
+        cast(_CorkedTransport, self.transport).flush()
+        super().on_response_complete()
 
 
 def _tcp_socket(family: socket.AddressFamily, reuse_port: bool) -> socket.socket:

@@ -58,6 +58,12 @@ async def test_writes_of_one_loop_turn_leave_together() -> None:
     corked.write(b"next")
     await asyncio.sleep(0)
     assert under.writes[-1] == b"next"
+    corked.write(b"a whole ")
+    corked.write(b"response")
+    corked.flush()  # as the protocol does when a response is complete: out now, not at the turn's end
+    assert under.writes[-1] == b"a whole response"
+    await asyncio.sleep(0)
+    assert len(under.writes) == 3
     assert corked.get_extra_info("peername") == ("127.0.0.1", 9)  # everything else is the transport's
 
 
