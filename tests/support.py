@@ -7,6 +7,10 @@ import os
 import threading
 from pathlib import Path
 
+import sqlalchemy as sa
+
+from leadsmith.db.database import Executor
+from leadsmith.db.tables import emails
 from leadsmith.testing.processes import (
     PG_ADMIN_URL,
     REDIS_URL,
@@ -27,6 +31,7 @@ __all__ = [
     "Server",
     "backend",
     "base_env",
+    "biggest_domain",
     "cli",
     "free_port",
     "mail_env",
@@ -35,6 +40,14 @@ __all__ = [
     "start_server",
     "temporary_database",
 ]
+
+
+async def biggest_domain(db: Executor) -> tuple[str, int]:
+    """The domain the store knows most addresses at, and how many."""
+    counted = sa.select(emails.c.domain, sa.func.count()).group_by(emails.c.domain).order_by(sa.func.count().desc())
+    domain, known = (await db.fetch_all(counted.limit(1)))[0]
+    return str(domain), int(known)
+
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

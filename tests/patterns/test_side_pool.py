@@ -9,15 +9,15 @@ import sqlalchemy as sa
 
 from leadsmith.contacts.parallel import SidePool
 from leadsmith.db.database import Database
-from leadsmith.db.tables import emails, predicted_emails
+from leadsmith.db.tables import predicted_emails
 from leadsmith.patterns import repository
 from leadsmith.patterns.service import PatternService
+from tests.support import biggest_domain
 
 
 async def test_a_big_domain_is_learned_aside_and_to_the_same_figures(db: Database, demo_key: str) -> None:
     del demo_key  # the demo set loaded
-    counted = sa.select(emails.c.domain, sa.func.count()).group_by(emails.c.domain).order_by(sa.func.count().desc())
-    domain, known = (await db.fetch_all(counted.limit(1)))[0]
+    domain, known = await biggest_domain(db)
     assert known >= 5
     here = PatternService(db)
     assert await here.known_addresses(domain) == known

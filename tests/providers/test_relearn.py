@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import time
 
-import sqlalchemy as sa
-
 from leadsmith.contacts.import_service import ImportService
 from leadsmith.db.database import Database
-from leadsmith.db.tables import emails
 from leadsmith.patterns.service import PatternService
 from leadsmith.providers.waterfall import RELEARN_AFTER_SECONDS, Upstream
+from tests.support import biggest_domain
 
 
 async def test_a_domain_is_learned_again_once_what_came_back_adds_a_tenth(db: Database, demo_key: str) -> None:
     del demo_key  # the demo set loaded
-    counted = sa.select(emails.c.domain, sa.func.count()).group_by(emails.c.domain).order_by(sa.func.count().desc())
-    domain, known = (await db.fetch_all(counted.limit(1)))[0]
+    domain, known = await biggest_domain(db)
     assert known >= 20
     patterns = PatternService(db)
     learned: list[set[str]] = []
