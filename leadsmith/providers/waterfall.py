@@ -428,24 +428,32 @@ class Upstream:
         this way the work is proportional to what is new."""
         if self.learn is None or not self._to_learn:
             return
+        try:
+            domains = await self._due(force)
+            if domains:
+                await self.learn(domains)
+        except Exception:  # the learner's round, or the caller's pattern, goes on without it
+            log.exception("could not learn the patterns of the domains upstream answers were kept at")
+
+    async def _due(self, force: bool) -> set[str]:
+        """The domains to learn now, taken off the list of those waiting."""
         now = time.monotonic()
         domains = set()
         for domain, new in list(self._to_learn.items()):  # awaits: other answers may be kept meanwhile
+            waiting = self._waiting.get(domain)
+            if waiting is None:  # taken meanwhile by another round (a pattern asked for)
+                continue
             if (
                 force
                 or self.known is None
-                or now - self._waiting[domain] >= RELEARN_AFTER_SECONDS
+                or now - waiting >= RELEARN_AFTER_SECONDS
                 or new >= RELEARN_SHARE * await self.known(domain)
             ):
                 domains.add(domain)
         for domain in domains:
             self._to_learn.pop(domain, None)
             self._waiting.pop(domain, None)
-        if domains:
-            try:
-                await self.learn(domains)
-            except Exception:
-                log.exception("could not learn the patterns of %d domains", len(domains))
+        return domains
 
     async def run_learner(self, every_seconds: float = 5.0) -> None:
         """Every few seconds: the calls' ledger written, the patterns of domains upstream answers touched learned."""
