@@ -20,6 +20,7 @@ from leadsmith import __version__, logs
 from leadsmith.access.auth import SECURITY_SCHEMES
 from leadsmith.access.endpoints import router as access_router
 from leadsmith.config import Settings, get_settings
+from leadsmith.contacts.endpoints import DIRECT as contacts_direct
 from leadsmith.contacts.endpoints import router as contacts_router
 from leadsmith.errors import install_error_handlers
 from leadsmith.http import JSONResponse
@@ -187,5 +188,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         bulk_max_bytes=settings.bulk_max_body_bytes,
         access_log=settings.access_log,
+        direct=contacts_direct,
     )
     return app

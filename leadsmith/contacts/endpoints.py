@@ -94,3 +94,12 @@ async def get_employees(request: Request) -> Response:
     call = await authenticate(request)
     body = await parse_body(request, EmployeesRequest)
     return charged_response(await call.services.contacts.domain_employees(call.caller, call.ctx, body))
+
+
+# Served by EdgeMiddleware ahead of the router (see there): the look-ups every client makes most.
+DIRECT = {
+    "/profile/profile": get_profile,
+    "/profile/linkedin": get_linkedin,
+    "/company/domainPattern": get_pattern,
+    "/company/domainEmployees": get_employees,
+}

@@ -228,3 +228,26 @@ async def test_error_shape_for_routing_errors(client: httpx.AsyncClient, demo_ke
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     r = await client.get("/profile/profile", headers=auth(demo_key))
     assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_the_endpoints_served_ahead_of_the_router_are_the_routed_ones() -> None:
+    """EdgeMiddleware answers these paths' POSTs itself: with the very functions the router would call."""
+    from fastapi.routing import APIRoute
+
+    from leadsmith.contacts.endpoints import DIRECT, router
+
+    routed = {r.path: r.endpoint for r in router.routes if isinstance(r, APIRoute) and "POST" in (r.methods or ())}
+    assert DIRECT and all(routed[path] is endpoint for path, endpoint in DIRECT.items())
+
+
+@pytest.mark.parametrize("path", ["/profile/profile", "/profile/linkedin", "/company/domainPattern"])
+async def test_the_direct_endpoints_answer_errors_as_the_router_does(
+    client: httpx.AsyncClient, demo_key: str, path: str
+) -> None:
+    headers = {**auth(demo_key), "Content-Type": "application/json", "X-Request-Id": "direct-1"}
+    bad = await client.post(path, content=b"{not json", headers=headers)
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_json"
+    assert bad.headers["X-Request-Id"] == "direct-1" and "X-RateLimit-Remaining" in bad.headers
+    anonymous = await client.post(path, json={})
+    assert anonymous.status_code == 401 and anonymous.json()["error"]["status"] == 401
+    assert set(anonymous.json()) == {"message", "error"}
