@@ -241,8 +241,8 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
 
 _Handler = Callable[[Request, Exception], Awaitable[Response]]
 
-# Each kind of exception and the answer it gets, most specific first. One table for the app's handlers
-# and for the endpoints served ahead of the router (``answer_error``).
+# Each kind of exception and the answer it gets (an exception's nearest class picks, in any order): one
+# table for the app's handlers and for the endpoints served ahead of the router (``answer_error``).
 _HANDLERS: dict[type[Exception], _Handler] = {
     LeadsmithError: _leadsmith_error,
     ClientDisconnect: _client_gone,
