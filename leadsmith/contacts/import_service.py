@@ -20,7 +20,7 @@ from leadsmith.contacts import import_repository as repo
 from leadsmith.contacts.import_repository import PersonState
 from leadsmith.contacts.records import Record, RowError
 from leadsmith.db.bulk import KeyTaken
-from leadsmith.db.database import Database, Executor, retrieved, settle
+from leadsmith.db.database import Batches, Database, Executor, settle
 from leadsmith.db.tables import people
 from leadsmith.patterns.service import PatternService
 from leadsmith.privacy.identity import Traits, traits
@@ -294,8 +294,10 @@ class ImportService:
     patterns: PatternService | None = None
     # Who opted out (see privacy/): a row about them is counted and left out.
     suppressions: SuppressionList | None = None
-    _keeps: list[_Keep] = field(default_factory=list, init=False, repr=False)
-    _keeper: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    _keeps: Batches[_Keep] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._keeps = Batches(self._write_keeps, "shutting down: the answer was not kept")
 
     async def import_records(
         self,
@@ -403,50 +405,37 @@ class ImportService:
         inserts and one commit for many answers instead of each its own. If a group's write fails, its
         keeps are written one by one, so one bad answer spoils no other. The summary is the group's. A
         keep whose caller went away is still written: it was paid for."""
-        done: asyncio.Future[ImportSummary] = asyncio.get_running_loop().create_future()
-        done.add_done_callback(retrieved)  # a caller gone away leaves no "exception never retrieved"
-        self._keeps.append(_Keep(records, source, then, done))
-        if self._keeper is None:
-            self._keeper = asyncio.create_task(self._write_keeps())
-        return await asyncio.shield(done)
+        summary: ImportSummary = await self._keeps.ask(_Keep(records, source, then))
+        return summary
 
-    async def _write_keeps(self) -> None:
-        group: list[_Keep] = []
-        try:
-            while self._keeps:
-                group, self._keeps = self._keeps, []
-                for source in dict.fromkeys(k.source for k in group):
-                    await self._write_group([k for k in group if k.source == source], source)
-        finally:
-            self._keeper = None
-            for k in (*group, *self._keeps):  # cancelled (shutting down) with keeps still waiting
-                settle(k.done, False, RuntimeError("shutting down: the answer was not kept"))
-            self._keeps = []
+    async def _write_keeps(self, group: list[tuple[_Keep, asyncio.Future[Any]]]) -> None:
+        for source in dict.fromkeys(k.source for k, _ in group):
+            await self._write_group([(k, done) for k, done in group if k.source == source], source)
 
-    async def _write_group(self, group: list[_Keep], source: str) -> None:
-        thens = [k.then for k in group if k.then is not None]
+    async def _write_group(self, group: list[tuple[_Keep, asyncio.Future[Any]]], source: str) -> None:
+        thens = [k.then for k, _ in group if k.then is not None]
 
         async def then_all(tx: Executor) -> None:
             for then in thens:
                 await then(tx)
 
-        records = [r for k in group for r in k.records]
+        records = [r for k, _ in group for r in k.records]
         try:
             summary = await self._merge_and_write(records, source, None, durable=True, then=then_all)
         except Exception as exc:  # noqa: BLE001 - handed to the waiting callers
             if len(group) == 1:
-                settle(group[0].done, False, exc)
+                settle(group[0][1], False, exc)
                 return
-            for k in group:  # one by one: which of them could not be kept
+            for k, done in group:  # one by one: which of them could not be kept
                 try:
                     alone = await self._merge_and_write(k.records, source, None, durable=True, then=k.then)
                 except Exception as one:  # noqa: BLE001 - handed to its caller
-                    settle(k.done, False, one)
+                    settle(done, False, one)
                 else:
-                    settle(k.done, True, alone)
+                    settle(done, True, alone)
             return
-        for k in group:
-            settle(k.done, True, summary)
+        for _, done in group:
+            settle(done, True, summary)
 
     async def _merge_and_write(
         self,
@@ -489,7 +478,6 @@ class _Keep:
     records: list[Record]
     source: str
     then: Callable[[Executor], Awaitable[None]] | None
-    done: asyncio.Future[ImportSummary]
 
 
 def record_traits(r: Record) -> Traits:

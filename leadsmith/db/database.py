@@ -23,7 +23,7 @@ from collections import namedtuple
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import asyncpg
 import sqlalchemy as sa
@@ -91,6 +91,43 @@ def settle(done: asyncio.Future[Any], ok: bool, value: Any) -> None:
         done.set_result(value)
     else:
         done.set_exception(value)
+
+
+W = TypeVar("W")
+
+
+class Batches(Generic[W]):
+    """A group commit's queue: the pieces of work asked for in one turn of the event loop, and those
+    asked while a batch is being written, handed to ``write`` together by one task. ``write`` settles
+    each piece's future (``settle``); a piece still waiting when that task is cancelled (shutting down)
+    fails with ``stopped``. A piece whose caller went away is still written."""
+
+    def __init__(self, write: Callable[[list[tuple[W, asyncio.Future[Any]]]], Awaitable[None]], stopped: str) -> None:
+        self._write = write
+        self._stopped = stopped
+        self._queue: list[tuple[W, asyncio.Future[Any]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def ask(self, work: W) -> Any:
+        """``work`` written with its batch: what ``write`` settled its future with."""
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        done.add_done_callback(retrieved)
+        self._queue.append((work, done))
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+        return await asyncio.shield(done)
+
+    async def _run(self) -> None:
+        batch: list[tuple[W, asyncio.Future[Any]]] = []
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                await self._write(batch)
+        finally:
+            self._task = None
+            for _, done in (*batch, *self._queue):
+                settle(done, False, RuntimeError(self._stopped))
+            self._queue = []
 
 
 def _done() -> asyncio.Future[None]:
@@ -288,8 +325,9 @@ class SqliteDatabase(_SyncExecutor):
         self._lock_fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600) if path is not None else None
         self.lock_spin_seconds = LOCK_SPIN_SECONDS
         self._checkpointer: asyncio.Task[None] | None = None
-        self._groups: list[tuple[Callable[[Executor], Awaitable[Any]], asyncio.Future[Any]]] = []
-        self._grouper: asyncio.Task[None] | None = None
+        self._groups: Batches[Callable[[Executor], Awaitable[Any]]] = Batches(
+            self._write_group, "shutting down: the write was not made"
+        )
 
     def start_housekeeping(self, every_seconds: float = 1.0) -> None:
         """Checkpoint the WAL from a worker thread on its own connection, so no request waits for it
@@ -386,47 +424,33 @@ class SqliteDatabase(_SyncExecutor):
         undone alone and the others are committed together. A short write on every request (a charge)
         then costs its statements, not a transaction each: one commit for the group, and for the other
         workers of the store one change to catch up with instead of many."""
-        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        done.add_done_callback(retrieved)
-        self._groups.append((work, done))
-        if self._grouper is None:
-            self._grouper = asyncio.create_task(self._write_groups())
-        result: T = await asyncio.shield(done)
+        result: T = await self._groups.ask(work)
         return result
 
-    async def _write_groups(self) -> None:
-        group: list[tuple[Callable[[Executor], Awaitable[Any]], asyncio.Future[Any]]] = []
+    async def _write_group(self, group: list[tuple[Callable[[Executor], Awaitable[Any]], asyncio.Future[Any]]]) -> None:
+        outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
         try:
-            while self._groups:
-                group, self._groups = self._groups, []
-                outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
-                try:
-                    async with self.transaction() as tx:
-                        raw = self._writer_raw
-                        for work, done in group:
-                            raw.execute("SAVEPOINT grouped")
-                            try:
-                                value = await work(tx)
-                            except Exception as exc:
-                                if not raw.in_transaction:
-                                    raise  # SQLite undid the whole transaction: the group fails
-                                raw.execute("ROLLBACK TO grouped")
-                                raw.execute("RELEASE grouped")
-                                outcomes.append((done, False, exc))
-                            else:
-                                raw.execute("RELEASE grouped")
-                                outcomes.append((done, True, value))
-                except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
-                    for _, done in group:
-                        settle(done, False, exc)
-                    continue
-                for done, ok, value in outcomes:
-                    settle(done, ok, value)
-        finally:
-            self._grouper = None
-            for _, done in (*group, *self._groups):  # cancelled (shutting down) with work still waiting
-                settle(done, False, RuntimeError("shutting down: the write was not made"))
-            self._groups = []
+            async with self.transaction() as tx:
+                raw = self._writer_raw
+                for work, done in group:
+                    raw.execute("SAVEPOINT grouped")
+                    try:
+                        value = await work(tx)
+                    except Exception as exc:
+                        if not raw.in_transaction:
+                            raise  # SQLite undid the whole transaction: the group fails
+                        raw.execute("ROLLBACK TO grouped")
+                        raw.execute("RELEASE grouped")
+                        outcomes.append((done, False, exc))
+                    else:
+                        raw.execute("RELEASE grouped")
+                        outcomes.append((done, True, value))
+        except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+            for _, done in group:
+                settle(done, False, exc)
+            return
+        for done, ok, value in outcomes:
+            settle(done, ok, value)
 
     async def _lock_file(self) -> None:
         """Take the store's write lock across processes (other workers, an import) before ``BEGIN
