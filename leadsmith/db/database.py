@@ -225,6 +225,10 @@ class _Plan:
         return out
 
 
+# The WAL is started over, holding the write lock, once it holds this many frames (64 MB of 4 KB
+# pages; see ``SqliteDatabase._catch_up``), waiting this long at most for readers to leave it.
+CATCH_UP_FRAMES = 16_384
+CATCH_UP_WAIT_SECONDS = 0.02
 # How long a busy cross-process write lock is tried again on the loop before a thread waits for it.
 LOCK_SPIN_SECONDS = 0.002
 
@@ -324,6 +328,7 @@ class SqliteDatabase(_SyncExecutor):
         self._path = path
         self._lock_fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600) if path is not None else None
         self.lock_spin_seconds = LOCK_SPIN_SECONDS
+        self.catch_up_frames = CATCH_UP_FRAMES
         self._checkpointer: asyncio.Task[None] | None = None
         self._groups: Batches[Callable[[Executor], Awaitable[Any]]] = Batches(
             self._write_group, "shutting down: the write was not made"
@@ -342,19 +347,45 @@ class SqliteDatabase(_SyncExecutor):
     async def _checkpoint_loop(self, every_seconds: float) -> None:
         while True:
             await asyncio.sleep(every_seconds)
-            await asyncio.to_thread(self._checkpoint)
+            # Without the lock; once the WAL is big, a second time (it copies what came in during the
+            # first: a little), then the last few frames holding it.
+            big = await asyncio.to_thread(self._checkpoint) > self.catch_up_frames
+            if big and await asyncio.to_thread(self._checkpoint) > 0:
+                await self._catch_up()
 
-    def _checkpoint(self) -> None:
-        """A passive checkpoint on a connection of its own (skipped when another is running)."""
+    async def _catch_up(self) -> None:
+        """Copy back what was committed while the lock-free checkpoint ran, holding the store's write
+        lock (no commit comes in meanwhile), and start the WAL over from its beginning.
+
+        Under a steady stream of commits a passive checkpoint never catches up with the WAL's end (more
+        is committed while it copies), and SQLite starts the WAL over only once all of it has been
+        copied back: the WAL then grows for as long as the stream lasts (295 MB in the 40 s of
+        bench/upstream.py's store misses), every frame written to fresh file blocks the kernel must
+        allocate, write back and convert, and every page read looks through a WAL index that keeps
+        growing. What is left for this step is what the passive checkpoints before it could not copy:
+        a few milliseconds' frames, copied and synced while commits wait (6 ms at the median, 25 ms at
+        most, with two workers under that bench's load), which is why it waits for ``catch_up_frames``
+        (at that load, every 8 s or so) rather than running every round."""
+        async with self._write_lock:
+            await self._lock_file()
+            try:
+                await asyncio.to_thread(self._checkpoint, "RESTART", CATCH_UP_WAIT_SECONDS)
+            finally:
+                self._unlock_file()
+
+    def _checkpoint(self, mode: str = "PASSIVE", wait_seconds: float = 1.0) -> int:
+        """A checkpoint on a connection of its own; how many frames the WAL holds (0: it is empty or
+        was started over) or -1 when the checkpoint was busy (the next round takes it)."""
         assert self._path is not None
         try:
-            conn = sqlite3.connect(self._path, timeout=1.0, check_same_thread=False)
+            conn = sqlite3.connect(self._path, timeout=wait_seconds, check_same_thread=False)
             try:
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                busy, log_frames, _ = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+                return -1 if busy else int(log_frames)
             finally:
                 conn.close()
         except sqlite3.Error:
-            pass  # busy: the next round takes it
+            return -1
 
     async def scrub(self, tables: Sequence[str], full: bool = False) -> None:
         """After an erasure: nothing of the deleted rows left in the store's files. Every connection
@@ -399,7 +430,10 @@ class SqliteDatabase(_SyncExecutor):
         kernel has to zero first: 11 s of system time."""
         if self._path is None:
             return _done()
-        return asyncio.get_running_loop().run_in_executor(None, self._checkpoint)
+        return asyncio.get_running_loop().run_in_executor(None, self._copy_back)
+
+    def _copy_back(self) -> None:
+        self._checkpoint()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SyncExecutor]:
