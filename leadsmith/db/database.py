@@ -363,9 +363,9 @@ class SqliteDatabase(_SyncExecutor):
         bench/upstream.py's store misses), every frame written to fresh file blocks the kernel must
         allocate, write back and convert, and every page read looks through a WAL index that keeps
         growing. What is left for this step is what the passive checkpoints before it could not copy:
-        a few milliseconds' frames, copied and synced while commits wait (6 ms at the median, 25 ms at
-        most, with two workers under that bench's load), which is why it waits for ``catch_up_frames``
-        (at that load, every 8 s or so) rather than running every round."""
+        a few milliseconds' frames, copied and synced while commits wait (run every second, with two
+        workers under that bench's load, it held the lock 6 ms at the median and 25 ms at most), which
+        is why it waits for ``catch_up_frames`` (at that load, every 8 s or so)."""
         async with self._write_lock:
             await self._lock_file()
             try:
