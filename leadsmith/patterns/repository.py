@@ -72,16 +72,36 @@ async def support(db: Executor, domain: str) -> dict[PatternKey, float]:
     return {(r.template, int(r.cap)): float(r.support) for r in rows}
 
 
-async def all_supports(db: Executor) -> list[dict[PatternKey, float]]:
-    stmt = (
-        sa.select(domain_patterns)
-        .where(domain_patterns.c.domain != PRIOR_DOMAIN)
-        .order_by(domain_patterns.c.domain, domain_patterns.c.template, domain_patterns.c.cap)
-    )
+_ALL_SUPPORTS = Prepared(
+    sa.select(domain_patterns.c.domain, domain_patterns.c.template, domain_patterns.c.cap, domain_patterns.c.support)
+    .where(domain_patterns.c.domain != PRIOR_DOMAIN)
+    .order_by(domain_patterns.c.domain, domain_patterns.c.template, domain_patterns.c.cap)
+)
+_SUPPORT_ROWS = Prepared(
+    sa.select(sa.func.count()).select_from(domain_patterns).where(domain_patterns.c.domain != PRIOR_DOMAIN)
+)
+
+
+def _by_domain_support(rows: Sequence[Sequence[Any]]) -> list[dict[PatternKey, float]]:
     out: dict[str, dict[PatternKey, float]] = {}
-    for r in await db.fetch_all(stmt):
-        out.setdefault(r.domain, {})[(r.template, int(r.cap))] = float(r.support)
+    for domain, template, cap, support in rows:
+        out.setdefault(domain, {})[(template, int(cap))] = float(support)
     return list(out.values())
+
+
+async def all_supports(db: Executor) -> list[dict[PatternKey, float]]:
+    """Every domain's statistics (not the prior's), each domain's in template order."""
+    return _by_domain_support(await db.fetch_all(_ALL_SUPPORTS))
+
+
+def all_supports_in_file(path: str) -> list[dict[PatternKey, float]]:
+    """``all_supports``, read from the SQLite store at ``path`` by a pool worker."""
+    return _by_domain_support(read_sqlite_file(path, _ALL_SUPPORTS))
+
+
+async def support_rows(db: Executor) -> int:
+    """How many rows of statistics ``all_supports`` would read."""
+    return int(await db.scalar(_SUPPORT_ROWS) or 0)
 
 
 async def replace_support(db: Executor, domain: str, values: Mapping[PatternKey, float], now: int) -> None:

@@ -64,3 +64,23 @@ def test_the_side_pool_runs_below_the_server_and_starts_again_when_its_process_d
         assert second is not None and second not in (first, os.getpid())
     finally:
         aside.shutdown()
+
+
+async def test_the_prior_of_many_domains_is_learned_aside_and_to_the_same_figures(db: Database, demo_key: str) -> None:
+    del demo_key  # the demo set loaded: domains with statistics
+    rows = await repository.support_rows(db)
+    assert rows > 0
+    await PatternService(db).refresh_prior()
+    here = await repository.support(db, repository.PRIOR_DOMAIN)
+    assert here
+
+    aside = SidePool()
+    try:
+        await PatternService(db, aside=aside, prior_aside_rows=rows + 1).refresh_prior()  # below the bar: here
+        assert aside._pool is None
+        await PatternService(db, aside=aside, prior_aside_rows=rows).refresh_prior()  # at the bar: aside
+        # (on SQLite, where the side process reads the file; PostgreSQL's rows are read here anyway)
+        assert (aside._pool is not None) == (db.dialect == "sqlite")
+        assert await repository.support(db, repository.PRIOR_DOMAIN) == here  # to the last bit
+    finally:
+        aside.shutdown()
