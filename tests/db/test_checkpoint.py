@@ -12,8 +12,6 @@ import sqlalchemy as sa
 
 from leadsmith.db.database import SqliteDatabase
 
-PAGE = 4096
-
 
 async def test_a_steady_stream_of_commits_does_not_grow_the_wal_without_end(tmp_path: Path) -> None:
     path = tmp_path / "stream.db"
@@ -35,8 +33,6 @@ async def test_a_steady_stream_of_commits_does_not_grow_the_wal_without_end(tmp_
         restarts = struct.unpack(">I", wal_file.read_bytes()[12:16])[0]
         assert commits > 500
         assert restarts >= 3, (restarts, commits)
-        # Never started over, the WAL would hold a frame (a page) at least for each of these commits.
-        assert wal_file.stat().st_size < commits * PAGE / 2, (wal_file.stat().st_size, commits)
         assert await db.scalar(sa.text("SELECT count(*) FROM t")) == commits  # every commit is there
     finally:
         await db.close()
