@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 from leadsmith.access.schemas import Caller
@@ -259,7 +260,7 @@ class PatternService:
         # In a server (no executor), a big domain's work goes to the side process (``aside``), read from
         # the file there on SQLite: on the event loop, learning 10,000 addresses held every request
         # for ~150 ms.
-        own_file = sqlite_path(self.db.url) if self.aside is not None and self.db.dialect == "sqlite" else None
+        own_file = self._side_file()
         big: set[str] = set()
 
         async def learn(domain: str) -> asyncio.Future[dict[PatternKey, float]]:
@@ -352,6 +353,10 @@ class PatternService:
             for _, task in pending:
                 task.cancel()
 
+    def _side_file(self) -> Path | None:
+        """The SQLite file the side process reads from itself, when there is a side process and a file."""
+        return sqlite_path(self.db.url) if self.aside is not None and self.db.dialect == "sqlite" else None
+
     def _put_aside(self, fn: Callable[..., R], *args: Any) -> asyncio.Future[R]:
         """``fn(*args)`` (a pure function) in the side process."""
         assert self.aside is not None
@@ -371,7 +376,7 @@ class PatternService:
         are ``prior_aside_rows`` rows or more, read and learned in the side process: on the event loop,
         50,000 domains' (550,000 rows) held every request for ~3 s, and every round of learning that
         upstream answers start ends here."""
-        own_file = sqlite_path(self.db.url) if self.aside is not None and self.db.dialect == "sqlite" else None
+        own_file = self._side_file()
         if own_file is not None and await repository.support_rows(self.db) >= self.prior_aside_rows:
             prior = await self._put_aside(prior_in_file, str(own_file))
         else:
