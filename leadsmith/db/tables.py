@@ -398,8 +398,8 @@ reveal_log = sa.Table(
     sa.Column("person_id", Id, nullable=True, index=True),
     sa.Column("fields", sa.String(64), nullable=False),  # e.g. work_email,phone
     sa.Column("endpoint", sa.String(64), nullable=False),
-    sa.Column("created_at", Ms, nullable=False, index=True),  # the first of these reveals (within a second)
-    sa.Column("count", sa.Integer, nullable=False, server_default="1"),  # how many times in that second
+    sa.Column("created_at", Ms, nullable=False, index=True),  # the first of these reveals (since the last flush)
+    sa.Column("count", sa.Integer, nullable=False, server_default="1"),  # how many times since the last flush
 )
 
 # Operators' credentials for the admin API (not API keys): only their SHA-256 is kept.

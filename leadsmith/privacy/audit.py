@@ -3,21 +3,23 @@ found address, a bulk item) adds one row per person: the account, the key, the p
 endpoint and the time.
 
 Off the request's path: ``record`` counts the reveal in this worker's buffer (a dictionary update), and a
-flush writes the buffer once a second in one bulk insert: one row per account, key, person, fields and
-endpoint in that second, with how many times (``count``) and when first. Only rows whose person still
-exists are written (one erased in between is not named again). A worker killed outright loses at most its
-last second. Rows older than ``LEADSMITH_AUDIT_RETENTION_DAYS`` are purged (0: nothing is logged).
+flush writes the buffer once a second, or as soon as it holds ``loops.FLUSH_ROWS`` rows, in one bulk insert:
+one row per account, key, person, fields and endpoint since the last flush, with how many times (``count``)
+and when first. Only rows whose person still exists are written (one erased in between is not named again).
+A worker killed outright loses at most its last second. Rows older than ``LEADSMITH_AUDIT_RETENTION_DAYS``
+are purged (0: nothing is logged).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from leadsmith.clock import DAY_MS, Clock, now_ms
 from leadsmith.db.database import Database
-from leadsmith.loops import every
+from leadsmith.loops import FLUSH_ROWS, every
 from leadsmith.metering.schemas import Item
 from leadsmith.privacy import repository
 
@@ -36,6 +38,7 @@ class RevealLog:
     # (account, key, person, fields, endpoint) -> [first time, count] since the last flush
     _rows: dict[tuple[int, int | None, int | None, str, str], list[int]] = field(default_factory=dict)
     _dropped: int = 0
+    _full: asyncio.Event = field(default_factory=asyncio.Event)  # set: flush now, not at the end of the second
 
     @property
     def enabled(self) -> bool:
@@ -63,6 +66,8 @@ class RevealLog:
                 self._dropped += 1
             else:
                 rows[key] = [now or (now := self.clock()), 1]
+        if len(rows) >= FLUSH_ROWS:
+            self._full.set()
 
     async def flush(self) -> int:
         if not self._rows:
@@ -82,7 +87,7 @@ class RevealLog:
         return len(rows)
 
     async def run_flusher(self, every_seconds: float = 1.0) -> None:
-        await every(every_seconds, self.flush, log, "could not write the reveal log; retrying")
+        await every(every_seconds, self.flush, log, "could not write the reveal log; retrying", self._full)
 
     async def purge(self) -> int:
         """Delete rows older than the retention; how many."""

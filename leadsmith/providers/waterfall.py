@@ -34,6 +34,7 @@ from leadsmith.contacts.records import Record, parse_row
 from leadsmith.db.database import Database, Executor
 from leadsmith.engine.emails import email_kind
 from leadsmith.engine.identifiers import ProfileRef
+from leadsmith.loops import FLUSH_ROWS, wait_a_round
 from leadsmith.privacy.identity import Identity, linkedin_value
 from leadsmith.privacy.suppression import SuppressionList
 from leadsmith.providers import repository
@@ -116,6 +117,7 @@ class Upstream:
     _local: dict[str, asyncio.Future[None]] = field(default_factory=dict)
     _to_learn: dict[str, int] = field(default_factory=dict)  # domain: addresses kept there since it was learned
     _waiting: dict[str, float] = field(default_factory=dict)  # domain: when the first of those came
+    _full: asyncio.Event = field(default_factory=asyncio.Event)  # set: the calls' ledger is to be written now
 
     @staticmethod
     def configs(path: Path) -> list[ProviderConfig]:
@@ -334,6 +336,8 @@ class Upstream:
             "created_at": self.clock(),
         }
         self._unwritten.append(row)  # written by ``flush_calls``, off the request's path
+        if len(self._unwritten) >= FLUSH_ROWS:
+            self._full.set()
         return answer
 
     async def flush_calls(self) -> None:
@@ -455,11 +459,12 @@ class Upstream:
             self._waiting.pop(domain, None)
         return domains
 
-    async def run_learner(self, every_seconds: float = 5.0) -> None:
-        """Every few seconds: the calls' ledger written, the patterns of domains upstream answers touched learned."""
+    async def run_learner(self, every_seconds: float = 5.0, flush_seconds: float = 1.0) -> None:
+        """Every ``flush_seconds`` (or as soon as ``loops.FLUSH_ROWS`` calls wait): the calls' ledger
+        written; every ``every_seconds``: the patterns of domains upstream answers touched learned."""
         learned = time.monotonic()
         while True:
-            await asyncio.sleep(1.0)
+            await wait_a_round(flush_seconds, self._full)
             try:
                 await self.flush_calls()
             except Exception:
