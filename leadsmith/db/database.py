@@ -334,6 +334,26 @@ class SqliteDatabase(_SyncExecutor):
             self._write_group, "shutting down: the write was not made"
         )
 
+    # Reads go to the writer's connection whenever it has no transaction open (the write lock is free):
+    # SQLite empties a connection's page cache when another connection, this process's writer included, has
+    # committed since its last read, so a read connection beside a busy writer read every page it needed
+    # again from the OS on nearly every statement. Within a transaction of the writer (another task's,
+    # across an await), reads keep to the read connection, which sees only what was committed.
+    async def fetch_one(self, stmt: Executable, params: Params = None) -> Row[Any] | None:
+        if self._write_lock.locked():
+            return await super().fetch_one(stmt, params)
+        return await self._writer_executor.fetch_one(stmt, params)
+
+    async def fetch_all(self, stmt: Executable, params: Params = None) -> Sequence[Row[Any]]:
+        if self._write_lock.locked():
+            return await super().fetch_all(stmt, params)
+        return await self._writer_executor.fetch_all(stmt, params)
+
+    async def scalar(self, stmt: Executable, params: Params = None) -> Any:
+        if self._write_lock.locked():
+            return await super().scalar(stmt, params)
+        return await self._writer_executor.scalar(stmt, params)
+
     def start_housekeeping(self, every_seconds: float = 1.0) -> None:
         """Checkpoint the WAL from a worker thread on its own connection, so no request waits for it
         (by default the commit that fills the WAL checkpoints it, fsync included, on the event loop)."""
