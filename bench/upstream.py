@@ -159,13 +159,15 @@ def main() -> None:
                     )
                 ticks = cpu_ticks()
                 via = run("through leadsmith (a miss each)", server.url, through)
-                cpu = cpu_per_request(ticks, cpu_ticks(), via.rps * args.seconds)
+                after = cpu_ticks()
+                cpu = cpu_per_request(ticks, after, via.rps * args.seconds) + over_stand_in(ticks, after)
                 if spy is not None:
                     spy.wait(30)
                 base2 = run(f"upstream directly ({args.delay * 1000:.0f} ms)", upstream, direct)
                 ticks = cpu_ticks()
                 via2 = run("through leadsmith (a miss each)", server.url, through)
-                cpu2 = cpu_per_request(ticks, cpu_ticks(), via2.rps * args.seconds)
+                after = cpu_ticks()
+                cpu2 = cpu_per_request(ticks, after, via2.rps * args.seconds) + over_stand_in(ticks, after)
                 kept = asyncio.run(fetched_ids(url, 1000))
                 imported = asyncio.run(sample_ids(url, 1000))
                 imported = [i for i in imported if not i.startswith("lead-")][:1000]
@@ -204,6 +206,15 @@ def main() -> None:
     print(f"kept answers : imported leads = {again.rps / own.rps:.3f}, {again2.rps / own2.rps:.3f} (goal >= 0.9)")
     print(f"single flight: {flights} for 100 concurrent asks of one unknown lead over 2 workers:")
     print(f"  {calls} upstream call(s) (goal 1)")
+
+
+def over_stand_in(before: dict[str, int], after: dict[str, int]) -> str:
+    """Leadsmith's CPU over the stand-in's in the same run: what a miss costs in units of the machine's
+    speed at that moment, which moves by half from one day to the next (the stand-in's own CPU a call
+    went from ~110 to ~300 us between sessions on this kind of machine)."""
+    mine = after.get("leadsmith workers", 0) - before.get("leadsmith workers", 0)
+    theirs = after.get("fake upstream", 0) - before.get("fake upstream", 0)
+    return f"; {mine / theirs:.1f}x the stand-in's" if theirs > 0 else ""
 
 
 def single_flight(env: dict[str, str], tmp: Path, key: str) -> str:
