@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from starlette.responses import PlainTextResponse, Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from leadsmith import __version__, logs
 from leadsmith.access.auth import SECURITY_SCHEMES
@@ -112,6 +113,21 @@ _NO_NATIVE_TELEMETRY: dict[str, Any] = (
 )
 
 
+class _App(FastAPI):
+    """FastAPI with leadsmith's edge outermost: FastAPI puts its own middleware (the server-error
+    handler, its exception telemetry, its body limit) outside the middleware added to it, so every
+    request, the look-ups ``EdgeMiddleware`` answers itself included, went through those three layers
+    first (cProfile of a store miss: ~2% of its CPU; of a store hit more). Wrapped around the whole
+    stack, the edge answers its look-ups ahead of all of it; every other request goes through it all
+    as before, the server-error handler included."""
+
+    edge: Callable[[ASGIApp], ASGIApp] | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return stack if self.edge is None else self.edge(stack)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     logs.configure(settings.log_level, settings.log_format)
@@ -133,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await services.close()
 
-    app = FastAPI(
+    app = _App(
         title="leadsmith",
         version=__version__,
         description=DESCRIPTION,
@@ -183,11 +199,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = {"status": "ok" if ready else "unavailable", **checks, "counters_backend": services.counters.name}
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    app.add_middleware(
-        EdgeMiddleware,
-        max_bytes=settings.max_body_bytes,
-        bulk_max_bytes=settings.bulk_max_body_bytes,
-        access_log=settings.access_log,
-        direct=contacts_direct,
-    )
+    def edge(inner: ASGIApp) -> ASGIApp:
+        return EdgeMiddleware(
+            inner,
+            max_bytes=settings.max_body_bytes,
+            bulk_max_bytes=settings.bulk_max_body_bytes,
+            access_log=settings.access_log,
+            direct=contacts_direct,
+        )
+
+    app.edge = edge
     return app

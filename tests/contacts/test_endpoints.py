@@ -251,3 +251,20 @@ async def test_the_direct_endpoints_answer_errors_as_the_router_does(
     anonymous = await client.post(path, json={})
     assert anonymous.status_code == 401 and anonymous.json()["error"]["status"] == 401
     assert set(anonymous.json()) == {"message", "error"}
+
+
+def test_the_edge_is_outermost_ahead_of_fastapis_own_middleware() -> None:
+    """FastAPI puts its server-error handler, exception telemetry and body limit outside the middleware
+    added to it; the edge wraps all of them, so the look-ups it answers itself pass through none."""
+    from starlette.middleware.errors import ServerErrorMiddleware
+
+    from leadsmith.app import create_app
+    from leadsmith.middleware import EdgeMiddleware
+
+    stack = create_app().build_middleware_stack()
+    assert isinstance(stack, EdgeMiddleware)
+    assert isinstance(stack.app, ServerErrorMiddleware)  # what every other request goes through, as before
+    inner = stack.app
+    while hasattr(inner, "app"):  # and no second edge inside
+        inner = inner.app
+        assert not isinstance(inner, EdgeMiddleware)
