@@ -144,7 +144,11 @@ class AccessService:
             return
         pending, self._last_used = self._last_used, {}
         try:
-            await repository.touch_keys(self.db, pending)
+            # In a transaction of the store's own (its write lock): on SQLite a write outside one took
+            # the file's lock in SQLite's busy handler, sleeping on the event loop while another
+            # worker's transaction held it.
+            async with self.db.transaction() as tx:
+                await repository.touch_keys(tx, pending)
         except Exception:
             for key_id, at in pending.items():  # kept for the next round (a later use wins)
                 self._last_used[key_id] = max(at, self._last_used.get(key_id, at))

@@ -86,3 +86,67 @@ async def test_a_lock_held_for_less_than_the_spin_is_taken_on_the_loop_without_y
     finally:
         os.close(other)
         await db.close()
+
+
+WORKER_TRANSACTION = """
+import fcntl, os, sqlite3, sys, time
+fd = os.open(sys.argv[1] + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)  # as a leadsmith worker's transaction does: the lock, then BEGIN IMMEDIATE
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("COMMIT")
+"""
+
+
+async def test_a_keys_last_use_is_written_behind_another_workers_transaction_without_stalling_the_loop(
+    tmp_path: Path,
+) -> None:
+    """The keys' last use is flushed in a transaction of the store's: on SQLite it waits for the store's
+    lock like any write. Written outside one, it waited for SQLite's own lock in SQLite's busy handler,
+    asleep on the event loop for as long as the other worker's transaction lasted."""
+    from leadsmith.access.service import AccessService
+    from leadsmith.config import Settings
+    from leadsmith.db.tables import accounts, api_keys
+
+    url = _store(tmp_path)
+    db = open_database(url)
+    try:
+        async with db.transaction() as tx:
+            await tx.execute(sa.insert(accounts).values(id=1, email="a@example.com", credits=0, created_at=1))
+            await tx.execute(
+                sa.insert(api_keys).values(
+                    id=1, account_id=1, key_hash="0" * 64, prefix="ls_test", name="k", created_at=1
+                )
+            )
+        access = AccessService(db, Settings(database_url=url), clock=lambda: 1_000)
+        access._last_used[1] = 1_000  # what authenticating with the key leaves to be written
+        holder = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", WORKER_TRANSACTION, str(tmp_path / "lock.db"), "0.4", stdout=asyncio.subprocess.PIPE
+        )
+        assert holder.stdout is not None and (await holder.stdout.readline()).strip() == b"held"
+        gaps: list[float] = []
+
+        async def tick() -> None:
+            last = time.monotonic()
+            while True:
+                await asyncio.sleep(0.01)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+
+        ticker = asyncio.create_task(tick())
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        await access.flush_last_used()
+        took = time.monotonic() - started
+        await asyncio.sleep(0.05)  # the ticker's gap across the flush, recorded
+        ticker.cancel()
+        await asyncio.wait_for(holder.wait(), 10)
+        assert took > 0.2  # it waited for the other worker's transaction
+        assert max(gaps) < 0.15  # with the loop serving meanwhile
+        used = await db.scalar(sa.select(api_keys.c.last_used_at).where(api_keys.c.id == 1))
+        assert used == 1_000
+    finally:
+        await db.close()
