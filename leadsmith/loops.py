@@ -8,10 +8,10 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-# A buffer of rows written by a background flush asks for it early once it holds this many (``soon``): the
-# flush is one transaction on the event loop, and every request waits for it (and, on SQLite, the other
-# workers' writes too, behind the store's lock). Once a second, a few hundred rows a worker under load
-# held the loop for 2-14 ms (bench/upstream.py); 64 rows take a fraction of a millisecond.
+# A buffer of rows written by a background flush asks for it early once it holds this many (``every``'s
+# ``wake``): the flush is one transaction on the event loop, and every request waits for it (and, on
+# SQLite, the other workers' writes too, behind the store's lock). Once a second, a few hundred rows a
+# worker under load held the loop for 2-14 ms (bench/upstream.py); 64 rows take a fraction of a millisecond.
 FLUSH_ROWS = 64
 
 
@@ -34,11 +34,15 @@ async def every(
     wake: asyncio.Event | None = None,
 ) -> None:
     """``work()`` every ``seconds`` (sooner whenever ``wake`` is set), until cancelled. A failure is logged
-    (``failed`` and the traceback) and the next round tries again: what was not written is kept by
-    ``work`` for then."""
+    (``failed`` and the traceback) and the next round tries again after the whole interval, however often
+    ``wake`` is set meanwhile (a store that cannot be written is not asked again on every request): what
+    was not written is kept by ``work`` for then."""
+    ok = True
     while True:
-        await wait_a_round(seconds, wake)
+        await wait_a_round(seconds, wake if ok else None)
         try:
             await work()
+            ok = True
         except Exception:  # cancellation is not an Exception: it ends the loop
             log.exception("%s", failed)
+            ok = False

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import time
@@ -125,3 +126,21 @@ async def test_the_upstream_calls_ledger_is_written_once_flush_rows_calls_wait(
                 await eventually(all_of_them)
         finally:
             await up.close()
+
+
+async def test_a_failed_round_waits_its_whole_interval_however_often_it_is_woken() -> None:
+    """A store that cannot be written is not asked again on every request that fills the buffer."""
+    rounds: list[float] = []
+    wake = asyncio.Event()
+
+    async def work() -> None:
+        rounds.append(time.monotonic())
+        raise RuntimeError("the store is away")
+
+    wake.set()
+    async with running(every(0.3, work, logging.getLogger("leadsmith.test"), "failed", wake)):
+        for _ in range(40):  # 0.4 s of requests, each asking for a flush
+            wake.set()
+            await asyncio.sleep(0.01)
+    assert 1 <= len(rounds) <= 3  # woken once, then once an interval: not forty times
+    assert all(b - a >= 0.25 for a, b in itertools.pairwise(rounds))

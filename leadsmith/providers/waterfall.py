@@ -463,12 +463,15 @@ class Upstream:
         """Every ``flush_seconds`` (or as soon as ``loops.FLUSH_ROWS`` calls wait): the calls' ledger
         written; every ``every_seconds``: the patterns of domains upstream answers touched learned."""
         learned = time.monotonic()
+        flushed = True
         while True:
-            await wait_a_round(flush_seconds, self._full)
+            await wait_a_round(flush_seconds, self._full if flushed else None)  # failed: the whole interval
             try:
                 await self.flush_calls()
+                flushed = True
             except Exception:
                 log.exception("could not write the upstream calls' ledger; retrying")
+                flushed = False
             if time.monotonic() - learned >= every_seconds:
                 learned = time.monotonic()
                 await self._learn_now()
