@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 FLUSH_ROWS = 64
 
 
-async def wait_a_round(seconds: float, wake: asyncio.Event | None = None) -> None:
+async def _wait_a_round(seconds: float, wake: asyncio.Event | None = None) -> None:
     """Sleep ``seconds``, or less once ``wake`` is set (and clear it)."""
     if wake is None:
         await asyncio.sleep(seconds)
@@ -39,7 +39,7 @@ async def every(
     was not written is kept by ``work`` for then."""
     ok = True
     while True:
-        await wait_a_round(seconds, wake if ok else None)
+        await _wait_a_round(seconds, wake if ok else None)
         try:
             await work()
             ok = True

@@ -34,7 +34,7 @@ from leadsmith.contacts.records import Record, parse_row
 from leadsmith.db.database import Database, Executor
 from leadsmith.engine.emails import email_kind
 from leadsmith.engine.identifiers import ProfileRef
-from leadsmith.loops import FLUSH_ROWS, wait_a_round
+from leadsmith.loops import FLUSH_ROWS, every
 from leadsmith.privacy.identity import Identity, linkedin_value
 from leadsmith.privacy.suppression import SuppressionList
 from leadsmith.providers import repository
@@ -463,18 +463,17 @@ class Upstream:
         """Every ``flush_seconds`` (or as soon as ``loops.FLUSH_ROWS`` calls wait): the calls' ledger
         written; every ``every_seconds``: the patterns of domains upstream answers touched learned."""
         learned = time.monotonic()
-        flushed = True
-        while True:
-            await wait_a_round(flush_seconds, self._full if flushed else None)  # failed: the whole interval
+
+        async def round_() -> None:
+            nonlocal learned
             try:
                 await self.flush_calls()
-                flushed = True
-            except Exception:
-                log.exception("could not write the upstream calls' ledger; retrying")
-                flushed = False
-            if time.monotonic() - learned >= every_seconds:
-                learned = time.monotonic()
-                await self._learn_now()
+            finally:  # learned whether or not the ledger could be written (``_learn_now`` logs its own)
+                if time.monotonic() - learned >= every_seconds:
+                    learned = time.monotonic()
+                    await self._learn_now()
+
+        await every(flush_seconds, round_, log, "could not write the upstream calls' ledger; retrying", self._full)
 
     async def forget_old_misses(self) -> int:
         async with self.db.transaction() as tx:
