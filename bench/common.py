@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from leadsmith.testing.processes import REDIS_URL, Server, cli, free_port, start_server, temporary_database
 from leadsmith.testing.processes import quiet_env as base_env
@@ -18,6 +24,7 @@ __all__ = [
     "base_env",
     "cli",
     "free_port",
+    "stand_in",
     "start_server",
     "temporary_database",
     "wrk",
@@ -61,3 +68,39 @@ def wrk(
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     return WrkResult(name, rps, p50, p99, int(bad.group(1)) if bad else 0)
+
+
+@contextlib.contextmanager
+def stand_in(delay: float, jitter: float = 0.0) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The loopback Kaspr v2.0 stand-in (bench/fake_upstream.py) answering after ``delay`` s (+- ``jitter``),
+    once it answers: its URL and process, stopped on leaving."""
+    port = free_port()
+    fake = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("fake_upstream.py")),
+            *("--port", str(port), "--delay", str(delay), "--jitter", str(jitter)),
+        ]
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(50):
+            try:
+                httpx.get(url + "/calls", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield url, fake
+    finally:
+        fake.terminate()
+        fake.wait(5)
+
+
+def stand_in_providers(path: Path, url: str, **more: int) -> Path:
+    """A providers file with the stand-in as its one provider (key in BENCH_UPSTREAM_KEY), and ``more``."""
+    extra = "".join(f"{k} = {v}\n" for k, v in more.items())
+    path.write_text(
+        "[[providers]]\nname = 'stand-in'\nkind = 'kaspr'\n"
+        f"base_url = '{url}'\napi_key_env = 'BENCH_UPSTREAM_KEY'\ntimeout_seconds = 5\n{extra}"
+    )
+    return path

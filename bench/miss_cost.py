@@ -18,13 +18,12 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
-from common import base_env, cli, free_port, start_server, temporary_database
+from common import base_env, cli, stand_in, stand_in_providers, start_server, temporary_database
 from load import build_store
 
 
@@ -75,78 +74,63 @@ def main() -> None:
     args = parser.parse_args()
     if args.strace and shutil.which("strace") is None:
         raise SystemExit("strace is not installed: apt-get install strace")
-    port = free_port()
-    fake = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("fake_upstream.py")), "--port", str(port), "--delay", "0"]
-    )
-    upstream = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(50):
-            try:
-                httpx.get(upstream + "/calls", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        with tempfile.TemporaryDirectory() as tmp, temporary_database(Path(tmp)) as url:
-            providers = Path(tmp) / "providers.toml"
-            providers.write_text(
-                "[[providers]]\nname = 'stand-in'\nkind = 'kaspr'\n"
-                f"base_url = '{upstream}'\napi_key_env = 'BENCH_UPSTREAM_KEY'\ntimeout_seconds = 5\n"
-            )
-            env = base_env(
-                url,
-                LEADSMITH_RATE_LIMIT_PER_HOUR="100000000",
-                LEADSMITH_SIGNUP_CREDITS="100000000",
-                LEADSMITH_PROVIDERS_FILE=str(providers),
-                LEADSMITH_LOOP=args.loop,
-                BENCH_UPSTREAM_KEY="bench",
-            )
-            build_store(env, Path(tmp), 0)
-            key = cli(env, "accounts", "create", f"miss-cost-{os.getpid()}@leadsmith.local").stdout.split()[-1]
-            server = start_server(env, Path(tmp) / "server.log", workers=args.workers)
-            try:
-                with httpx.Client(base_url=server.url, headers={"Authorization": key}, timeout=30) as client:
+    with (
+        stand_in(0.0) as (upstream, fake),
+        tempfile.TemporaryDirectory() as tmp,
+        temporary_database(Path(tmp)) as url,
+    ):
+        providers = stand_in_providers(Path(tmp) / "providers.toml", upstream)
+        env = base_env(
+            url,
+            LEADSMITH_RATE_LIMIT_PER_HOUR="100000000",
+            LEADSMITH_SIGNUP_CREDITS="100000000",
+            LEADSMITH_PROVIDERS_FILE=str(providers),
+            LEADSMITH_LOOP=args.loop,
+            BENCH_UPSTREAM_KEY="bench",
+        )
+        build_store(env, Path(tmp), 0)
+        key = cli(env, "accounts", "create", f"miss-cost-{os.getpid()}@leadsmith.local").stdout.split()[-1]
+        server = start_server(env, Path(tmp) / "server.log", workers=args.workers)
+        try:
+            with httpx.Client(base_url=server.url, headers={"Authorization": key}, timeout=30) as client:
 
-                    def ask(lead: str) -> None:
-                        answer = client.post("/profile/profile", json={"id": lead, "name": "x"})
-                        if answer.status_code != 200:
-                            raise SystemExit(f"{lead}: {answer.status_code} {answer.text[:200]}")
+                def ask(lead: str) -> None:
+                    answer = client.post("/profile/profile", json={"id": lead, "name": "x"})
+                    if answer.status_code != 200:
+                        raise SystemExit(f"{lead}: {answer.status_code} {answer.text[:200]}")
 
-                    for n in range(300):  # warm: the stand-in's domain known, the caches filled
-                        ask(f"warm-{os.getpid()}-{n}")
-                    pids = family(server.process.pid)
-                    tracer = None
-                    out = Path(tmp) / "strace.txt"
-                    if args.strace:
-                        tracer = subprocess.Popen(
-                            ["strace", "-c", "-f", "-o", str(out), *(a for p in pids for a in ("-p", str(p)))],
-                            stderr=subprocess.DEVNULL,
-                        )
-                        time.sleep(1)
-                    mine, theirs = sum(cpu_ticks(p) for p in pids), cpu_ticks(fake.pid)
-                    started = time.perf_counter()
-                    for n in range(args.misses):
-                        ask(f"lead-{os.getpid()}-{n}")
-                    wall = time.perf_counter() - started
-                    mine = sum(cpu_ticks(p) for p in pids) - mine
-                    theirs = cpu_ticks(fake.pid) - theirs
-                    if tracer is not None:
-                        tracer.send_signal(signal.SIGINT)
-                        tracer.wait(30)
-            finally:
-                server.stop()
-            tick = os.sysconf("SC_CLK_TCK")
-            print(f"{args.misses} misses one at a time, {args.workers} worker(s), {args.loop}, sqlite")
-            print(f"server CPU a miss   {mine / tick / args.misses * 1e6:8.0f} us")
-            print(f"stand-in CPU a call {theirs / tick / args.misses * 1e6:8.0f} us")
-            print(f"server / stand-in   {mine / max(theirs, 1):8.2f}x")
-            print(f"wall time a miss    {wall / args.misses * 1e6:8.0f} us")
-            if args.strace:
-                print("system calls a miss (strace -c; the figures above are slowed by it):")
-                print(per_miss(out.read_text(), args.misses))
-    finally:
-        fake.terminate()
-        fake.wait(5)
+                for n in range(300):  # warm: the stand-in's domain known, the caches filled
+                    ask(f"warm-{os.getpid()}-{n}")
+                pids = family(server.process.pid)
+                tracer = None
+                out = Path(tmp) / "strace.txt"
+                if args.strace:
+                    tracer = subprocess.Popen(
+                        ["strace", "-c", "-f", "-o", str(out), *(a for p in pids for a in ("-p", str(p)))],
+                        stderr=subprocess.DEVNULL,
+                    )
+                    time.sleep(1)
+                mine, theirs = sum(cpu_ticks(p) for p in pids), cpu_ticks(fake.pid)
+                started = time.perf_counter()
+                for n in range(args.misses):
+                    ask(f"lead-{os.getpid()}-{n}")
+                wall = time.perf_counter() - started
+                mine = sum(cpu_ticks(p) for p in pids) - mine
+                theirs = cpu_ticks(fake.pid) - theirs
+                if tracer is not None:
+                    tracer.send_signal(signal.SIGINT)
+                    tracer.wait(30)
+        finally:
+            server.stop()
+        tick = os.sysconf("SC_CLK_TCK")
+        print(f"{args.misses} misses one at a time, {args.workers} worker(s), {args.loop}, sqlite")
+        print(f"server CPU a miss   {mine / tick / args.misses * 1e6:8.0f} us")
+        print(f"stand-in CPU a call {theirs / tick / args.misses * 1e6:8.0f} us")
+        print(f"server / stand-in   {mine / max(theirs, 1):8.2f}x")
+        print(f"wall time a miss    {wall / args.misses * 1e6:8.0f} us")
+        if args.strace:
+            print("system calls a miss (strace -c; the figures above are slowed by it):")
+            print(per_miss(out.read_text(), args.misses))
 
 
 if __name__ == "__main__":

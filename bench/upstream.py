@@ -24,14 +24,23 @@ import collections
 import json
 import os
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
-from common import HEADER, REDIS_URL, WrkResult, base_env, cli, free_port, start_server, temporary_database, wrk
+from common import (
+    HEADER,
+    REDIS_URL,
+    WrkResult,
+    base_env,
+    cli,
+    stand_in,
+    stand_in_providers,
+    start_server,
+    temporary_database,
+    wrk,
+)
 from load import build_store, cpu_per_request, cpu_ticks, lua_script, sample_ids
 
 from leadsmith.db.database import open_database
@@ -90,107 +99,82 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.environ["LEADSMITH_TEST_DATABASE"] = args.backend
-    port = free_port()
-    fake = subprocess.Popen(
-        [
-            sys.executable,
-            str(Path(__file__).with_name("fake_upstream.py")),
-            "--port",
-            str(port),
-            "--delay",
-            str(args.delay),
-            "--jitter",
-            str(args.jitter),
-        ]
-    )
-    upstream = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(50):
-            try:
-                httpx.get(upstream + "/calls", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        with tempfile.TemporaryDirectory() as tmp, temporary_database(Path(tmp)) as url:
-            providers = Path(tmp) / "providers.toml"
-            providers.write_text(
-                "[[providers]]\nname = 'stand-in'\nkind = 'kaspr'\n"
-                f"base_url = '{upstream}'\napi_key_env = 'BENCH_UPSTREAM_KEY'\n"
-                "timeout_seconds = 5\nconcurrency = 256\n"
-            )
-            extra = {
-                "LEADSMITH_RATE_LIMIT_PER_HOUR": "100000000",
-                "LEADSMITH_SIGNUP_CREDITS": "100000000",
-                "LEADSMITH_PROVIDERS_FILE": str(providers),
-                "BENCH_UPSTREAM_KEY": "bench",
-            }
-            if args.loop:
-                extra["LEADSMITH_LOOP"] = args.loop
-            if args.backend == "postgres":
-                extra |= {"LEADSMITH_REDIS_URL": REDIS_URL, "LEADSMITH_REDIS_PREFIX": f"bench-{os.getpid()}:"}
-            env = base_env(url, **extra)
-            store = build_store(env, Path(tmp), 0)
-            key = cli(env, "accounts", "create", f"bench-{os.getpid()}@leadsmith.local").stdout.split()[-1]
-            direct, through = Path(tmp) / "unique-direct.lua", Path(tmp) / "unique-through.lua"
-            server = start_server(env, Path(tmp) / "server.log", workers=args.workers)
-            try:
+    with (
+        stand_in(args.delay, args.jitter) as (upstream, _),
+        tempfile.TemporaryDirectory() as tmp,
+        temporary_database(Path(tmp)) as url,
+    ):
+        providers = stand_in_providers(Path(tmp) / "providers.toml", upstream, concurrency=256)
+        extra = {
+            "LEADSMITH_RATE_LIMIT_PER_HOUR": "100000000",
+            "LEADSMITH_SIGNUP_CREDITS": "100000000",
+            "LEADSMITH_PROVIDERS_FILE": str(providers),
+            "BENCH_UPSTREAM_KEY": "bench",
+        }
+        if args.loop:
+            extra["LEADSMITH_LOOP"] = args.loop
+        if args.backend == "postgres":
+            extra |= {"LEADSMITH_REDIS_URL": REDIS_URL, "LEADSMITH_REDIS_PREFIX": f"bench-{os.getpid()}:"}
+        env = base_env(url, **extra)
+        store = build_store(env, Path(tmp), 0)
+        key = cli(env, "accounts", "create", f"bench-{os.getpid()}@leadsmith.local").stdout.split()[-1]
+        direct, through = Path(tmp) / "unique-direct.lua", Path(tmp) / "unique-through.lua"
+        server = start_server(env, Path(tmp) / "server.log", workers=args.workers)
+        try:
 
-                def run(name: str, target: str, script: Path, seconds: int = args.seconds) -> WrkResult:
-                    if script.name.startswith("unique-"):  # leads never asked for: a fresh prefix each run
-                        endpoint, extra = (
-                            ("/profile/linkedin", {"accept-version": "v2.0"})
-                            if "direct" in script.name
-                            else ("/profile/profile", None)
-                        )
-                        unique_script(script, endpoint, key, extra)
-                    return wrk(name, target, connections=args.connections, seconds=seconds, script=script)
-
-                run("warm-up", upstream, direct, 2)
-                run("warm-up", server.url, through, 3)
-                base = run(f"upstream directly ({args.delay * 1000:.0f} ms)", upstream, direct)
-                spy = None
-                if args.spy:
-                    spy_format = "raw" if args.spy.endswith(".txt") else "flamegraph"
-                    spy_args = ["-d", str(args.seconds), "-o", args.spy, "-r", "200", "-f", spy_format]
-                    spy = subprocess.Popen(
-                        ["py-spy", "record", "-p", str(server.process.pid), "--nonblocking", *spy_args],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
+            def run(name: str, target: str, script: Path, seconds: int = args.seconds) -> WrkResult:
+                if script.name.startswith("unique-"):  # leads never asked for: a fresh prefix each run
+                    endpoint, extra = (
+                        ("/profile/linkedin", {"accept-version": "v2.0"})
+                        if "direct" in script.name
+                        else ("/profile/profile", None)
                     )
-                ticks = cpu_ticks()
-                via = run("through leadsmith (a miss each)", server.url, through)
-                after = cpu_ticks()
-                cpu = cpu_per_request(ticks, after, via.rps * args.seconds) + over_stand_in(ticks, after)
-                if spy is not None:
-                    spy.wait(30)
-                base2 = run(f"upstream directly ({args.delay * 1000:.0f} ms)", upstream, direct)
-                ticks = cpu_ticks()
-                via2 = run("through leadsmith (a miss each)", server.url, through)
-                after = cpu_ticks()
-                cpu2 = cpu_per_request(ticks, after, via2.rps * args.seconds) + over_stand_in(ticks, after)
-                kept = asyncio.run(fetched_ids(url, 1000))
-                imported = asyncio.run(sample_ids(url, 1000))
-                imported = [i for i in imported if not i.startswith("lead-")][:1000]
-                kept_script = lua_script(
-                    Path(tmp) / "kept.lua", key, "/profile/profile", [{"id": i, "name": "x"} for i in kept]
+                    unique_script(script, endpoint, key, extra)
+                return wrk(name, target, connections=args.connections, seconds=seconds, script=script)
+
+            run("warm-up", upstream, direct, 2)
+            run("warm-up", server.url, through, 3)
+            base = run(f"upstream directly ({args.delay * 1000:.0f} ms)", upstream, direct)
+            spy = None
+            if args.spy:
+                spy_format = "raw" if args.spy.endswith(".txt") else "flamegraph"
+                spy_args = ["-d", str(args.seconds), "-o", args.spy, "-r", "200", "-f", spy_format]
+                spy = subprocess.Popen(
+                    ["py-spy", "record", "-p", str(server.process.pid), "--nonblocking", *spy_args],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
                 )
-                own_script = lua_script(
-                    Path(tmp) / "own.lua", key, "/profile/profile", [{"id": i, "name": "x"} for i in imported]
-                )
-                for script in (kept_script, own_script):  # revealed once: the runs below are free look-ups
-                    run("warm-up", server.url, script, 3)
-                own = run("imported leads, again", server.url, own_script)
-                again = run("kept upstream answers, again", server.url, kept_script)
-                own2 = run("imported leads, again", server.url, own_script)
-                again2 = run("kept upstream answers, again", server.url, kept_script)
-            finally:
-                server.stop()
-            calls_before = httpx.get(upstream + "/calls").json()["n"]
-            flights = single_flight(env, Path(tmp), key)
-            calls = httpx.get(upstream + "/calls").json()["n"] - calls_before
-    finally:
-        fake.terminate()
-        fake.wait(5)
+            ticks = cpu_ticks()
+            via = run("through leadsmith (a miss each)", server.url, through)
+            after = cpu_ticks()
+            cpu = cpu_per_request(ticks, after, via.rps * args.seconds) + over_stand_in(ticks, after)
+            if spy is not None:
+                spy.wait(30)
+            base2 = run(f"upstream directly ({args.delay * 1000:.0f} ms)", upstream, direct)
+            ticks = cpu_ticks()
+            via2 = run("through leadsmith (a miss each)", server.url, through)
+            after = cpu_ticks()
+            cpu2 = cpu_per_request(ticks, after, via2.rps * args.seconds) + over_stand_in(ticks, after)
+            kept = asyncio.run(fetched_ids(url, 1000))
+            imported = asyncio.run(sample_ids(url, 1000))
+            imported = [i for i in imported if not i.startswith("lead-")][:1000]
+            kept_script = lua_script(
+                Path(tmp) / "kept.lua", key, "/profile/profile", [{"id": i, "name": "x"} for i in kept]
+            )
+            own_script = lua_script(
+                Path(tmp) / "own.lua", key, "/profile/profile", [{"id": i, "name": "x"} for i in imported]
+            )
+            for script in (kept_script, own_script):  # revealed once: the runs below are free look-ups
+                run("warm-up", server.url, script, 3)
+            own = run("imported leads, again", server.url, own_script)
+            again = run("kept upstream answers, again", server.url, kept_script)
+            own2 = run("imported leads, again", server.url, own_script)
+            again2 = run("kept upstream answers, again", server.url, kept_script)
+        finally:
+            server.stop()
+        calls_before = httpx.get(upstream + "/calls").json()["n"]
+        flights = single_flight(env, Path(tmp), key)
+        calls = httpx.get(upstream + "/calls").json()["n"] - calls_before
     print(
         f"{args.workers} worker(s), {args.backend}, {args.loop or 'asyncio'}, {args.connections} connections, "
         f"{args.seconds} s each, {store}"
