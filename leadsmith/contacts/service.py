@@ -15,7 +15,7 @@ from leadsmith.contacts import repository, v2
 from leadsmith.contacts.lead import EMAIL_ONLY, DataKind, Lead, LeadQuery, known_kinds
 from leadsmith.contacts.repository import EmailRow, PersonRow
 from leadsmith.contacts.schemas import DomainRequest, EmployeesRequest, LinkedinRequest, ProfileRequest
-from leadsmith.db.database import Database
+from leadsmith.db.database import Database, Executor
 from leadsmith.engine.identifiers import ProfileRef, normalise_linkedin
 from leadsmith.engine.names import join_name
 from leadsmith.engine.phones import international
@@ -30,6 +30,10 @@ from leadsmith.verification.rules import valid_of
 
 if TYPE_CHECKING:
     from leadsmith.providers.waterfall import Upstream
+
+
+# A lead as read from the store: the person, their addresses, the asking account's standing, their phones.
+_Found = tuple[PersonRow, list[EmailRow], Standing, list[tuple[str, str, int]]]
 
 
 def _email_items(rows: Sequence[EmailRow]) -> list[dict[str, Any]]:
@@ -156,9 +160,13 @@ class ContactsService:
         shield = await self.suppressions.current()
         return shield if shield.active else None
 
-    async def _hidden(self, shield: SuppressionList, person: PersonRow, emails: Sequence[EmailRow]) -> bool:
+    async def _hidden(
+        self, shield: SuppressionList, person: PersonRow, emails: Sequence[EmailRow], db: Executor | None = None
+    ) -> bool:
         """``hidden``, reading the person's phones when a phone number is suppressed."""
-        phones = [e for e, _, _ in await repository.phone_rows(self.db, person.id)] if shield.has("phone") else []
+        if not shield.has("phone"):
+            return hidden(shield, person, emails)
+        phones = [e for e, _, _ in await repository.phone_rows(db or self.db, person.id)]
         return hidden(shield, person, emails, phones)
 
     async def lead(
@@ -168,19 +176,47 @@ class ContactsService:
         one service call under ``/profile/profile`` and ``/profile/linkedin``, which differ only in
         ``shape`` (the answer under their own names; it may refuse a lead with an error)."""
 
-        async def look(
-            ref: ProfileRef,
-        ) -> tuple[PersonRow, list[EmailRow], Standing, list[tuple[str, str, int]]] | None:
+        ref_key = query.ref.key if query.ref is not None else query.id_text
+        params = {"ref": ref_key, "want": sorted(query.want), "require": sorted(query.require)}
+        shield: SuppressionList | None = None
+
+        async def look(ref: ProfileRef, db: Executor = self.db) -> _Found | None:
             found = await repository.person_by_linkedin(
-                self.db, ref.key, ref.kind == "sales_navigator", caller.account_id, self.metering.fresh_since()
+                db, ref.key, ref.kind == "sales_navigator", caller.account_id, self.metering.fresh_since()
             )
             if found is None:
                 return None
             person, emails, standing = found
-            phones = await repository.phone_rows(self.db, person.id) if "phone" in query.want else []
+            phones = await repository.phone_rows(db, person.id) if "phone" in query.want else []
             return person, emails, standing, phones
 
+        def made(found: _Found) -> Work:
+            person, emails, standing, phone_rows = found
+            lead = self.lead_of(query, person, emails, phone_rows)
+            return Work(shape(lead), lead.items(), standing=standing)
+
+        bill = self.metering.bill(caller, ctx, params)
+        settled: list[Work] = []
+
+        async def then(tx: Executor) -> None:
+            """In the transaction that keeps the upstream answer: the lead read, shaped and charged there,
+            so that a miss commits once. Anything that stops it (a refusal ``shape`` raises, a charge that
+            cannot be made) is left for the usual path after, which answers it."""
+            settled.clear()  # from an attempt whose transaction was rolled back (a group written again)
+            bill.charged = None
+            try:
+                assert query.ref is not None
+                found = await look(query.ref, tx)
+                if found is None or (shield is not None and await self._hidden(shield, found[0], found[1], tx)):
+                    return
+                result = made(found)
+            except Exception:  # noqa: BLE001 - done again, and answered, after the keep
+                return
+            if await bill.settle_in(tx, result):
+                settled.append(result)
+
         async def work() -> Work:
+            nonlocal shield
             ref = query.ref
             if ref is None or not query.want:
                 return Work(shape(Lead(query)))
@@ -193,19 +229,17 @@ class ContactsService:
             if self.upstream is not None:
                 need = need_of(query, found[1] if found else None, found[3] if found else [])
                 if not need.empty:
-                    await self.upstream.profile(caller.account_id, ref, query.name, need)
+                    await self.upstream.profile(caller.account_id, ref, query.name, need, then)
+                    if settled and bill.charged is not None:
+                        return settled[-1]
                     found = await look(ref)
                     if shield is not None and found is not None and await self._hidden(shield, found[0], found[1]):
                         return Work(shape(Lead(query)))
             if found is None:
                 return Work(shape(Lead(query)))
-            person, emails, standing, phone_rows = found
-            lead = self.lead_of(query, person, emails, phone_rows)
-            return Work(shape(lead), lead.items(), standing=standing)
+            return made(found)
 
-        ref_key = query.ref.key if query.ref is not None else query.id_text
-        params = {"ref": ref_key, "want": sorted(query.want), "require": sorted(query.require)}
-        return await self.metering.charged(caller, ctx, params, work)
+        return await self.metering.charged(caller, ctx, params, work, bill)
 
     def lead_of(
         self, query: LeadQuery, person: PersonRow, emails: list[EmailRow], phone_rows: Sequence[tuple[str, str, int]]

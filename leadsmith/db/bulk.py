@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import sqlite3
 import zlib
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -78,6 +79,20 @@ async def execute(tx: Executor, sql: str, args: Sequence[Any]) -> None:
         await raw.execute(sql, *args)
     else:
         raw.execute(sql, tuple(args))
+
+
+@asynccontextmanager
+async def savepoint(tx: Executor, name: str) -> AsyncIterator[None]:
+    """A savepoint in ``tx``'s transaction: what runs inside is undone alone if it raises (and the error
+    raised again), the rest of the transaction kept. ``name`` is ours, never input."""
+    await execute(tx, f"SAVEPOINT {name}", ())
+    try:
+        yield
+    except BaseException:
+        await execute(tx, f"ROLLBACK TO SAVEPOINT {name}", ())
+        await execute(tx, f"RELEASE SAVEPOINT {name}", ())
+        raise
+    await execute(tx, f"RELEASE SAVEPOINT {name}", ())
 
 
 async def insert_rows(

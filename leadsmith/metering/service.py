@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from leadsmith.access.schemas import Caller
 from leadsmith.clock import DAY_MS, HOUR_MS, Clock, now_ms
 from leadsmith.config import Settings
+from leadsmith.db.bulk import savepoint
 from leadsmith.db.database import Database, Executor
 from leadsmith.db.tables import installation
 from leadsmith.errors import BadRequest, Conflict, coded
@@ -159,76 +160,68 @@ class MeteringService:
         """Keep the idempotency table to its time-to-live (any worker may do it: the delete is idempotent)."""
         await every(every_seconds, self.purge_idempotency, log, "could not purge expired idempotency keys")
 
+    def bill(self, caller: Caller, ctx: RequestContext, params: Mapping[str, Any]) -> Bill:
+        """The charge of one request, to be made after its work (``charged``) or, when the work writes
+        anyway, inside the work's own transaction (``Bill.settle_in``)."""
+        now = self.clock()
+        request_hash = fingerprint(ctx.endpoint, params) if ctx.idempotency_key else ""
+        return Bill(self, caller, ctx, now, self._idempotency_since(now), request_hash)
+
     async def charged(
         self,
         caller: Caller,
         ctx: RequestContext,
         params: Mapping[str, Any],
         work: Callable[[], Awaitable[Work]],
+        bill: Bill | None = None,
     ) -> Charged:
-        """Run ``work`` and charge for what it reveals, in one transaction with the stored response.
+        """Run ``work`` and charge for what it reveals, in one transaction with the stored response (or in
+        the work's own, when it settled ``bill`` there).
 
         With an idempotency key, a request already answered gets its first response back, free.
         """
-        now = self.clock()
-        idem_since = self._idempotency_since(now)
-        request_hash = fingerprint(ctx.endpoint, params) if ctx.idempotency_key else ""
+        bill = bill or self.bill(caller, ctx, params)
         if ctx.idempotency_key:
-            replay = await self._replay(caller, ctx.idempotency_key, request_hash, idem_since)
+            replay = await self._replay(caller, ctx.idempotency_key, bill.request_hash, bill.idem_since)
             if replay is not None:
                 return replay
 
         result = await work()
-        charged = await self._charge(caller, ctx, result, now, idem_since, request_hash)
+        charged = bill.charged if bill.charged is not None else await self._charge(bill, result)
         if self.on_reveal is not None and result.items and not charged.replayed:
             self.on_reveal(caller.account_id, caller.key_id, ctx.endpoint, result.items)
         return charged
 
-    async def _charge(
-        self, caller: Caller, ctx: RequestContext, result: Work, now: int, idem_since: int, request_hash: str
-    ) -> Charged:
+    async def _charge(self, bill: Bill, result: Work) -> Charged:
+        caller, ctx = bill.caller, bill.ctx
         body = orjson.dumps(result.payload)
-        fresh_since = self.fresh_since(now)
-        terms: dict[str, Any] = {
-            "endpoint": ctx.endpoint,
-            "request_id": ctx.request_id,
-            "now": now,
-            "fresh_since": fresh_since,
-        }
         if not ctx.idempotency_key:
             fresh: AbstractSet[tuple[int, str]]
             if result.standing is not None:
                 purse, fresh = result.standing.purse, result.standing.fresh
             else:
-                purse, fresh = await repository.balance_and_fresh(self.db, caller.account_id, result.items, fresh_since)
-            if all((i.person_id, i.kind) in fresh for i in result.items):
+                purse, fresh = await repository.balance_and_fresh(
+                    self.db, caller.account_id, result.items, self.fresh_since(bill.now)
+                )
+            if _all_fresh(result.items, fresh):
                 return Charged(body, result.status, 0, purse)
             if self.db.dialect == "postgresql" and not purse.has_pools:
-                done = await credits.charge_at_once(self.db, caller.account_id, caller.prices, result.items, **terms)
+                done = await credits.charge_at_once(
+                    self.db, caller.account_id, caller.prices, result.items, **bill.terms()
+                )
                 if done is not None:
                     return Charged(body, result.status, done[0], Purse(done[1]))
                 # Not enough credits: the transaction below finds out by how much and says so.
 
         async def charge(tx: Executor) -> tuple[int, Purse]:
-            if ctx.idempotency_key and not await repository.store_response(
-                tx,
-                caller.account_id,
-                ctx.idempotency_key,
-                request_hash,
-                result.status,
-                body,
-                now,
-                idem_since,
-            ):
-                raise _Replay
-            return await credits.charge(tx, caller.account_id, caller.prices, result.items, **terms)
+            return await bill.write(tx, result, body)
 
         try:
             # Committed with the other charges of this moment (a group commit; see Database.grouped).
             drawn, after = await self.db.grouped(charge)
         except _Replay:
             assert ctx.idempotency_key is not None
-            replay = await self._replay(caller, ctx.idempotency_key, request_hash, idem_since)
+            replay = await self._replay(caller, ctx.idempotency_key, bill.request_hash, bill.idem_since)
             assert replay is not None
             return replay
         return Charged(body, result.status, drawn, after)
@@ -245,3 +238,62 @@ class MeteringService:
             )
         purse = await repository.purse(self.db, caller.account_id)
         return Charged(bytes(row.body), int(row.status_code), 0, purse, replayed=True)
+
+
+@dataclass
+class Bill:
+    """One request's charge: what it is charged under (its time, its idempotency key's fingerprint), and,
+    once settled inside another transaction, its answer.
+
+    ``settle_in`` charges inside a transaction the request's work holds anyway (an upstream answer's
+    keep: a store miss then commits once, not twice), in a savepoint: if that cannot be done (not enough
+    credits, the idempotency key taken meanwhile, any error), none of it is written, ``charged`` stays
+    None, and the request is charged the usual way after its work, which says why if it must fail."""
+
+    metering: MeteringService
+    caller: Caller
+    ctx: RequestContext
+    now: int
+    idem_since: int
+    request_hash: str
+    charged: Charged | None = None
+
+    def terms(self) -> dict[str, Any]:
+        return {
+            "endpoint": self.ctx.endpoint,
+            "request_id": self.ctx.request_id,
+            "now": self.now,
+            "fresh_since": self.metering.fresh_since(self.now),
+        }
+
+    async def write(self, tx: Executor, result: Work, body: bytes) -> tuple[int, Purse]:
+        """The charge's statements in ``tx``: the response stored under the idempotency key (``_Replay`` if
+        another request stored one first), then the debit."""
+        caller, ctx = self.caller, self.ctx
+        key = ctx.idempotency_key
+        if key and not await repository.store_response(
+            tx, caller.account_id, key, self.request_hash, result.status, body, self.now, self.idem_since
+        ):
+            raise _Replay
+        return await credits.charge(tx, caller.account_id, caller.prices, result.items, **self.terms())
+
+    async def settle_in(self, tx: Executor, result: Work) -> bool:
+        """Charge for ``result`` inside ``tx``; whether it was (then ``charged`` is the answer)."""
+        self.charged = None
+        body = orjson.dumps(result.payload)
+        standing = result.standing
+        if standing is not None and not self.ctx.idempotency_key and _all_fresh(result.items, standing.fresh):
+            self.charged = Charged(body, result.status, 0, standing.purse)
+            return True
+        try:
+            async with savepoint(tx, "bill"):
+                drawn, after = await self.write(tx, result, body)
+        except Exception:  # noqa: BLE001 - charged again after the work, which answers the error
+            return False
+        self.charged = Charged(body, result.status, drawn, after)
+        return True
+
+
+def _all_fresh(items: Sequence[Item], fresh: AbstractSet[tuple[int, str]]) -> bool:
+    """Whether every item was revealed to the account lately (nothing to charge)."""
+    return all((i.person_id, i.kind) in fresh for i in items)

@@ -56,6 +56,8 @@ RELEARN_SHARE = 0.1
 RELEARN_AFTER_SECONDS = 600.0
 POLL_SECONDS = 0.01  # how often a worker waiting for another's flight looks again
 
+Then = Callable[[Executor], Awaitable[None]]
+
 
 @dataclass(frozen=True, slots=True)
 class Need:
@@ -154,8 +156,14 @@ class Upstream:
 
     # --- the look-ups
 
-    async def profile(self, account_id: int, ref: ProfileRef, name: str | None, need: Need) -> None:
-        """Ask for a lead the store lacks ``need`` for; what comes back is in the store when this returns."""
+    async def profile(
+        self, account_id: int, ref: ProfileRef, name: str | None, need: Need, then: Then | None = None
+    ) -> None:
+        """Ask for a lead the store lacks ``need`` for; what comes back is in the store when this returns.
+
+        ``then`` runs in the transaction that keeps the answer satisfying ``need``, if one comes back for
+        this ask (not for one joined to another's): the caller's reading and charging of the lead, so that
+        a miss commits once. It must not raise: what it cannot do there, its caller does after."""
         if need.empty or not self.offers("profile"):
             return
         if await self._suppressed(Identity("linkedin", linkedin_value(ref))):
@@ -173,7 +181,7 @@ class Upstream:
             return answer
 
         linkedin = {"linkedin": url}
-        await self._once(f"profile:{ref.key}:{need.label()}", "profile", account_id, ask, need, linkedin)
+        await self._once(f"profile:{ref.key}:{need.label()}", "profile", account_id, ask, need, linkedin, then)
 
     async def email(self, account_id: int, first: str, last: str, domain: str) -> None:
         if not self.offers("email") or await self._suppressed(Identity("domain", domain)):
@@ -220,6 +228,7 @@ class Upstream:
         ask: Callable[[Slot], Awaitable[Answer]],
         need: Need,
         force: dict[str, str],
+        then: Then | None = None,
     ) -> None:
         """Ask unless no provider knew ``key`` lately; one ask at a time per key in this worker (the others
         wait for it) and across workers (through a flight: see flights.py)."""
@@ -237,7 +246,7 @@ class Upstream:
         try:
             if flights is None or await flights.take(key, int(budget * 1000)):
                 try:
-                    outcome = await self._ask_in_order(lookup, account_id, ask, need, force)
+                    outcome = await self._ask_in_order(lookup, account_id, ask, need, force, then)
                     if outcome is False:
                         expires = self.clock() + int(self.miss_ttl_hours * HOUR_MS)
                         async with self.db.transaction() as tx:
@@ -269,6 +278,7 @@ class Upstream:
         ask: Callable[[Slot], Awaitable[Answer]],
         need: Need,
         force: dict[str, str],
+        then: Then | None = None,
     ) -> bool | None:
         """True when an answer satisfied the request; False when every provider said it knew nothing;
         None when some could not be asked or failed (so nothing is remembered as a miss)."""
@@ -283,9 +293,14 @@ class Upstream:
             if answer is None:
                 definitive = False
                 continue
-            if answer.people:
-                kept = await self._kept(slot, answer, force)
-                if await self._satisfies(kept, need, _marks(answer.people)):
+            records = self._records(answer, force)
+            if records:
+                marks = _marks(answer.people)
+                # Decided before the keep (nothing it writes changes it), so that the caller's ``then``
+                # rides with the answer that ends the waterfall.
+                satisfied = await self._satisfies(records, need, marks)
+                await self._keep(slot, records, marks, then if satisfied else None)
+                if satisfied:
                     return True
         return False if definitive else None
 
@@ -383,27 +398,32 @@ class Upstream:
 
     # --- keeping what came back
 
-    async def _kept(self, slot: Slot, answer: Answer, force: dict[str, str]) -> list[Record]:
-        """Merge the answer into the store; the records as kept."""
+    def _records(self, answer: Answer, force: dict[str, str]) -> list[Record]:
+        """The answer's people as records, as an import would read them (those it would refuse left out)."""
         records = []
         for n, person in enumerate(answer.people, start=1):
             row = {**person.row(), **{k: v for k, v in force.items() if k != "domain" or not person.domain}}
             parsed = parse_row(row, n, self.default_region)
             if isinstance(parsed, Record):
                 records.append(parsed)
-        if not records:
-            return []
-        marks = _marks(answer.people)
+        return records
 
-        async def then(tx: Executor) -> None:
+    async def _keep(
+        self, slot: Slot, records: list[Record], marks: dict[str, tuple[bool | None, float | None]], then: Then | None
+    ) -> None:
+        """Merge ``records`` into the store, with the provider's verdicts on its addresses, then ``then``, in
+        one transaction."""
+
+        async def mark(tx: Executor) -> None:
             await repository.mark_addresses(tx, marks)
+            if then is not None:
+                await then(tx)
 
-        await self.keep(records, f"provider:{slot.name}", then)
+        await self.keep(records, f"provider:{slot.name}", mark)
         now = time.monotonic()
         for domain in (e[2] for r in records for e in r.emails if e[3] == "pro"):
             self._to_learn[domain] = self._to_learn.get(domain, 0) + 1
             self._waiting.setdefault(domain, now)
-        return records
 
     async def _satisfies(
         self, records: list[Record], need: Need, marks: dict[str, tuple[bool | None, float | None]]

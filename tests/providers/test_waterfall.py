@@ -103,6 +103,40 @@ def test_a_lead_the_store_lacks_is_asked_upstream_kept_and_never_paid_for_twice(
         assert 'leadsmith_upstream_calls_total{provider="up1",outcome="hit"' in metrics
 
 
+def test_an_answer_the_caller_cannot_pay_for_is_kept_and_refused_with_402(tmp_path: Path) -> None:
+    """A miss is kept and charged in one transaction; a charge that cannot be made there undoes only
+    itself: the paid-for answer is kept, and the caller gets the 402 the usual charge gives."""
+    with fake_provider() as up, upstream_server(tmp_path, [kaspr("up1", up)]) as server:
+        up.on("/profile/linkedin", any_slug)
+        broke = cli(server.env, "accounts", "create", "broke@acme.example", "--credits", "0").stdout.split()[-1]
+        r = ask(server, "jane-upstream", key=broke)
+        assert r.status_code == 402, r.text
+        assert r.json()["error"]["code"] == "insufficient_credits"
+        assert r.headers["Decreased-Credits"] == "0"
+        assert up.total() == 1
+        paying = ask(server, "jane-upstream")
+        assert paying.status_code == 200 and paying.headers["Decreased-Credits"] == "1"
+        assert paying.json()["profile"]["currentProEmail"] == "jane-upstream@acme.example"
+        assert up.total() == 1  # kept although the first caller could not pay
+        assert "broke@acme.example: 0 credits" in cli(server.env, "credits", "show", "broke@acme.example").stdout
+
+
+def test_a_miss_asked_again_with_its_idempotency_key_is_charged_once(tmp_path: Path) -> None:
+    with fake_provider() as up, upstream_server(tmp_path, [kaspr("up1", up)]) as server:
+        up.on("/profile/linkedin", any_slug)
+        headers = {"Authorization": server.env["KEY"], "Idempotency-Key": "miss-1"}
+        body = {"id": "jane-upstream", "name": "Jane Upstream"}
+        first = httpx.post(server.url + "/profile/profile", json=body, headers=headers, timeout=30)
+        assert first.status_code == 200 and first.headers["Decreased-Credits"] == "1"
+        again = httpx.post(server.url + "/profile/profile", json=body, headers=headers, timeout=30)
+        assert again.status_code == 200 and again.content == first.content
+        assert again.headers["Decreased-Credits"] == "0"
+        other = httpx.post(server.url + "/profile/profile", json={**body, "id": "someone-else"}, headers=headers, timeout=30)
+        assert other.status_code == 409
+        assert up.total() == 1
+        assert "caller@acme.example: 999 credits" in cli(server.env, "credits", "show", "caller@acme.example").stdout
+
+
 def test_what_no_provider_knew_is_remembered(tmp_path: Path) -> None:
     with fake_provider() as up, upstream_server(tmp_path, [kaspr("up1", up)]) as server:
         up.on("/profile/linkedin", Reply(200, kaspr_profile("nobody", workEmails=[])))
