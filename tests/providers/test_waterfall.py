@@ -131,7 +131,9 @@ def test_a_miss_asked_again_with_its_idempotency_key_is_charged_once(tmp_path: P
         again = httpx.post(server.url + "/profile/profile", json=body, headers=headers, timeout=30)
         assert again.status_code == 200 and again.content == first.content
         assert again.headers["Decreased-Credits"] == "0"
-        other = httpx.post(server.url + "/profile/profile", json={**body, "id": "someone-else"}, headers=headers, timeout=30)
+        other = httpx.post(
+            server.url + "/profile/profile", json={**body, "id": "someone-else"}, headers=headers, timeout=30
+        )
         assert other.status_code == 409
         assert up.total() == 1
         assert "caller@acme.example: 999 credits" in cli(server.env, "credits", "show", "caller@acme.example").stdout
