@@ -229,7 +229,12 @@ class ContactsService:
             if self.upstream is not None:
                 need = need_of(query, found[1] if found else None, found[3] if found else [])
                 if not need.empty:
-                    await self.upstream.profile(caller.account_id, ref, query.name, need, then)
+                    # On SQLite a commit is what a miss costs most (the WAL's pages, the store's lock, a
+                    # group commit's turn), so the charge rides in the keep's; on PostgreSQL the charge's
+                    # one statement after (``credits.charge_at_once``) is cheaper than its statements in
+                    # the keep's transaction, each a round trip, holding the keep's locks meanwhile.
+                    within = then if self.db.dialect == "sqlite" else None
+                    await self.upstream.profile(caller.account_id, ref, query.name, need, within)
                     if settled and bill.charged is not None:
                         return settled[-1]
                     found = await look(ref)
