@@ -116,8 +116,11 @@ async def charge(
     request_id: str,
     now: int,
     fresh_since: int,
+    purse: Purse | None = None,
 ) -> tuple[int, Purse]:
-    """Charge for the items not revealed since ``fresh_since``; returns (drawn, purse after).
+    """Charge for the items not revealed since ``fresh_since``; returns (drawn, purse after). ``purse``:
+    the account's, as read in this transaction with nothing able to change it since (on SQLite, under
+    the write lock), or None to read it here.
 
     The debit is one conditional UPDATE over the balance and every pool, so none goes below zero and a
     request one pool cannot cover takes nothing from any; its ledger rows are written in the same
@@ -127,7 +130,8 @@ async def charge(
     new = [i for i in items if i.person_id is None] + await repository.claim_reveals(
         tx, account_id, stored, now, fresh_since
     )
-    purse = await repository.purse(tx, account_id)
+    if purse is None:
+        purse = await repository.purse(tx, account_id)
     cost = bill(new, prices, purse)
     if cost.total == 0:
         return 0, purse

@@ -266,19 +266,21 @@ class Bill:
             "fresh_since": self.metering.fresh_since(self.now),
         }
 
-    async def write(self, tx: Executor, result: Work, body: bytes) -> tuple[int, Purse]:
+    async def write(self, tx: Executor, result: Work, body: bytes, purse: Purse | None = None) -> tuple[int, Purse]:
         """The charge's statements in ``tx``: the response stored under the idempotency key (``_Replay`` if
-        another request stored one first), then the debit."""
+        another request stored one first), then the debit (``purse``: see ``credits.charge``)."""
         caller, ctx = self.caller, self.ctx
         key = ctx.idempotency_key
         if key and not await repository.store_response(
             tx, caller.account_id, key, self.request_hash, result.status, body, self.now, self.idem_since
         ):
             raise _Replay
-        return await credits.charge(tx, caller.account_id, caller.prices, result.items, **self.terms())
+        return await credits.charge(tx, caller.account_id, caller.prices, result.items, **self.terms(), purse=purse)
 
     async def settle_in(self, tx: Executor, result: Work) -> bool:
-        """Charge for ``result`` inside ``tx``; whether it was (then ``charged`` is the answer)."""
+        """Charge for ``result`` inside ``tx``, a SQLite write transaction in which ``result`` was read (its
+        standing's purse is the account's: nothing else can write meanwhile); whether it was (then
+        ``charged`` is the answer)."""
         self.charged = None
         body = orjson.dumps(result.payload)
         standing = result.standing
@@ -287,7 +289,7 @@ class Bill:
             return True
         try:
             async with savepoint(tx, "bill"):
-                drawn, after = await self.write(tx, result, body)
+                drawn, after = await self.write(tx, result, body, standing.purse if standing else None)
         except Exception:  # noqa: BLE001 - charged again after the work, which answers the error
             return False
         self.charged = Charged(body, result.status, drawn, after)
