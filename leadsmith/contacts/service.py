@@ -196,14 +196,12 @@ class ContactsService:
             return Work(shape(lead), lead.items(), standing=standing)
 
         bill = self.metering.bill(caller, ctx, params)
-        settled: list[Work] = []
 
         async def then(tx: Executor) -> None:
             """In the transaction that keeps the upstream answer: the lead read, shaped and charged there,
             so that a miss commits once. Anything that stops it (a refusal ``shape`` raises, a charge that
             cannot be made) is left for the usual path after, which answers it."""
-            settled.clear()  # from an attempt whose transaction was rolled back (a group written again)
-            bill.charged = None
+            bill.forget()  # what an attempt whose transaction was rolled back settled (a group written again)
             try:
                 assert query.ref is not None
                 found = await look(query.ref, tx)
@@ -212,8 +210,7 @@ class ContactsService:
                 result = made(found)
             except Exception:  # noqa: BLE001 - done again, and answered, after the keep
                 return
-            if await bill.settle_in(tx, result):
-                settled.append(result)
+            await bill.settle_in(tx, result)
 
         async def work() -> Work:
             nonlocal shield
@@ -235,8 +232,8 @@ class ContactsService:
                     # the keep's transaction, each a round trip, holding the keep's locks meanwhile.
                     within = then if self.db.dialect == "sqlite" else None
                     await self.upstream.profile(caller.account_id, ref, query.name, need, within)
-                    if settled and bill.charged is not None:
-                        return settled[-1]
+                    if bill.settled is not None:
+                        return bill.settled  # read and charged in the keep's transaction
                     found = await look(ref)
                     if shield is not None and found is not None and await self._hidden(shield, found[0], found[1]):
                         return Work(shape(Lead(query)))

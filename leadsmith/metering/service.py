@@ -256,7 +256,12 @@ class Bill:
     now: int
     idem_since: int
     request_hash: str
-    charged: Charged | None = None
+    charged: Charged | None = None  # settled: the answer (``settle_in``)
+    settled: Work | None = None  # settled: the work it charged for
+
+    def forget(self) -> None:
+        """Nothing settled (what an attempt whose transaction was rolled back settled is void)."""
+        self.charged = self.settled = None
 
     def terms(self) -> dict[str, Any]:
         return {
@@ -280,19 +285,19 @@ class Bill:
     async def settle_in(self, tx: Executor, result: Work) -> bool:
         """Charge for ``result`` inside ``tx``, a SQLite write transaction in which ``result`` was read (its
         standing's purse is the account's: nothing else can write meanwhile); whether it was (then
-        ``charged`` is the answer)."""
-        self.charged = None
+        ``charged`` is the answer and ``settled`` the work)."""
+        self.forget()
         body = orjson.dumps(result.payload)
         standing = result.standing
         if standing is not None and not self.ctx.idempotency_key and _all_fresh(result.items, standing.fresh):
-            self.charged = Charged(body, result.status, 0, standing.purse)
+            self.charged, self.settled = Charged(body, result.status, 0, standing.purse), result
             return True
         try:
             async with savepoint(tx, "bill"):
                 drawn, after = await self.write(tx, result, body, standing.purse if standing else None)
         except Exception:  # noqa: BLE001 - charged again after the work, which answers the error
             return False
-        self.charged = Charged(body, result.status, drawn, after)
+        self.charged, self.settled = Charged(body, result.status, drawn, after), result
         return True
 
 
