@@ -118,14 +118,12 @@ async def insert_rows(
             return
         # The importer has already left out what it found there, so straight in almost always works;
         # only a row another transaction wrote since then sends the batch the long way, by staging.
-        await raw.execute("SAVEPOINT bulk_insert")
         try:
-            await raw.copy_records_to_table(table.name, records=rows, columns=list(columns))
-        except asyncpg.UniqueViolationError:
-            await raw.execute("ROLLBACK TO SAVEPOINT bulk_insert")
-        else:
-            await raw.execute("RELEASE SAVEPOINT bulk_insert")
+            async with savepoint(tx, "bulk_insert"):
+                await raw.copy_records_to_table(table.name, records=rows, columns=list(columns))
             return
+        except asyncpg.UniqueViolationError:
+            pass
         stage = await _stage(raw, table, columns, rows)
         await raw.execute(
             f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {stage} '
