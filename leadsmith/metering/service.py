@@ -282,23 +282,22 @@ class Bill:
             raise _Replay
         return await credits.charge(tx, caller.account_id, caller.prices, result.items, **self.terms(), purse=purse)
 
-    async def settle_in(self, tx: Executor, result: Work) -> bool:
+    async def settle_in(self, tx: Executor, result: Work) -> None:
         """Charge for ``result`` inside ``tx``, a SQLite write transaction in which ``result`` was read (its
-        standing's purse is the account's: nothing else can write meanwhile); whether it was (then
-        ``charged`` is the answer and ``settled`` the work)."""
+        standing's purse is the account's: nothing else can write meanwhile). Once charged, ``charged`` is
+        the answer and ``settled`` the work; a charge that cannot be made here leaves both None."""
         self.forget()
         body = orjson.dumps(result.payload)
         standing = result.standing
         if standing is not None and not self.ctx.idempotency_key and _all_fresh(result.items, standing.fresh):
             self.charged, self.settled = Charged(body, result.status, 0, standing.purse), result
-            return True
+            return
         try:
             async with savepoint(tx, "bill"):
                 drawn, after = await self.write(tx, result, body, standing.purse if standing else None)
         except Exception:  # noqa: BLE001 - charged again after the work, which answers the error
-            return False
+            return
         self.charged, self.settled = Charged(body, result.status, drawn, after), result
-        return True
 
 
 def _all_fresh(items: Sequence[Item], fresh: AbstractSet[tuple[int, str]]) -> bool:
