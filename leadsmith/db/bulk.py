@@ -21,6 +21,7 @@ import sqlite3
 import zlib
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
+from functools import cache
 from typing import Any
 
 import asyncpg
@@ -35,7 +36,23 @@ class KeyTaken(Exception):
 
 
 def _names(columns: Sequence[str]) -> str:
+    return _quoted(tuple(columns))
+
+
+@cache  # a few dozen column lists in all, named on every request that reads or writes through here
+def _quoted(columns: tuple[str, ...]) -> str:
     return ", ".join(f'"{c}"' for c in columns)
+
+
+@cache
+def _select_sql(table: str, columns: tuple[str, ...], key: str, condition: str) -> str:
+    return f'SELECT {_quoted(columns)} FROM "{table}" WHERE "{key}" {condition}'
+
+
+@cache
+def _sqlite_insert_sql(table: str, columns: tuple[str, ...], conflict: tuple[str, ...]) -> str:
+    on_conflict = f" ON CONFLICT ({_quoted(conflict)}) DO NOTHING" if conflict else ""
+    return f'INSERT INTO "{table}" ({_quoted(columns)}) VALUES ({", ".join("?" * len(columns))}){on_conflict}'
 
 
 def _array_type(column: sa.Column[Any]) -> str:
@@ -49,11 +66,11 @@ async def select_in(
     if not values:
         return []
     raw = await tx.raw_connection()
-    condition, args = one_of(tx, table.c[key], values)
-    sql = f'SELECT {_names(columns)} FROM "{table.name}" WHERE "{key}" {condition}'
     if tx.dialect == "postgresql":
-        return [tuple(r) for r in await raw.fetch(sql, *args)]
-    return list(raw.execute(sql, args).fetchall())
+        condition, args = one_of(tx, table.c[key], values)
+        return [tuple(r) for r in await raw.fetch(_select_sql(table.name, tuple(columns), key, condition), *args)]
+    sql = _select_sql(table.name, tuple(columns), key, _JSON_IN)
+    return list(raw.execute(sql, (orjson.dumps(list(values)).decode(),)).fetchall())
 
 
 def one_of(tx: Executor, column: sa.Column[Any], values: Collection[Any]) -> tuple[str, tuple[Any, ...]]:
@@ -62,7 +79,10 @@ def one_of(tx: Executor, column: sa.Column[Any], values: Collection[Any]) -> tup
     the statement's first)."""
     if tx.dialect == "postgresql":
         return f"= ANY($1::{_array_type(column)})", (list(values),)
-    return "IN (SELECT value FROM json_each(?))", (orjson.dumps(list(values)).decode(),)
+    return _JSON_IN, (orjson.dumps(list(values)).decode(),)
+
+
+_JSON_IN = "IN (SELECT value FROM json_each(?))"
 
 
 async def delete_in(tx: Executor, table: sa.Table, key: str, values: Collection[Any]) -> None:
@@ -108,8 +128,8 @@ async def insert_rows(
     if not rows:
         return
     raw = await tx.raw_connection()
-    names = _names(columns)
     if tx.dialect == "postgresql":
+        names = _names(columns)
         if not conflict:
             try:
                 await raw.copy_records_to_table(table.name, records=rows, columns=list(columns))
@@ -130,10 +150,8 @@ async def insert_rows(
             f"ON CONFLICT ({_names(conflict)}) DO NOTHING"
         )
         return
-    marks = ", ".join("?" * len(columns))
-    on_conflict = f" ON CONFLICT ({_names(conflict)}) DO NOTHING" if conflict else ""
     try:
-        raw.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks}){on_conflict}', rows)
+        raw.executemany(_sqlite_insert_sql(table.name, tuple(columns), tuple(conflict)), rows)
     except sqlite3.IntegrityError as exc:
         if exc.sqlite_errorcode == sqlite3.SQLITE_CONSTRAINT_UNIQUE:
             raise KeyTaken(str(exc)) from exc

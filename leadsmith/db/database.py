@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import fcntl
 import logging
+import operator
 import os
 import sqlite3
 import time
@@ -194,19 +195,26 @@ class _Plan:
         defaults = {name: b.value for name, b in compiled.binds.items() if not b.required and b.callable is None}
         self.defaults: dict[str, Any] = defaults
         binds = compiled._bind_processors
-        self.bind_processors = [binds.get(n) for n in self.names]
+        binders = [binds.get(n) for n in self.names]
+        # ``args`` on a hot path: the values picked in one C call, then only those that need it processed.
+        self._pick: Callable[[Mapping[str, Any]], Any] = operator.itemgetter(*self.names) if self.names else _nothing
+        self._single = len(self.names) == 1
+        self._processed = [(i, p) for i, p in enumerate(binders) if p is not None]
         columns = compiled._result_columns
         processors = [c.type._cached_result_processor(dialect, None) for c in columns] if result_processors else []
         self.processors = [(i, p) for i, p in enumerate(processors) if p is not None]
         self.row: Any = namedtuple("row", [c.keyname for c in columns], rename=True) if columns else None
 
     def args(self, params: Mapping[str, Any] | None) -> tuple[Any, ...]:
-        values = {**self.defaults, **(params or {})}
-        out = []
-        for name, proc in zip(self.names, self.bind_processors, strict=True):
-            value = values[name]
-            out.append(proc(value) if proc is not None else value)
-        return tuple(out)
+        values = {**self.defaults, **params} if self.defaults and params else self.defaults or params or {}
+        picked = self._pick(values)
+        out: tuple[Any, ...] = (picked,) if self._single else picked
+        if not self._processed:
+            return out
+        items = list(out)
+        for i, proc in self._processed:
+            items[i] = proc(items[i])
+        return tuple(items)
 
     def rows(self, cursor: Any) -> list[Any]:
         return self.make_rows(cursor.fetchall())
@@ -215,7 +223,7 @@ class _Plan:
         assert self.row is not None
         make, procs = self.row._make, self.processors
         if not procs:
-            return [make(r) for r in records]
+            return list(map(make, records))
         out = []
         for r in records:
             values = list(r)
@@ -223,6 +231,10 @@ class _Plan:
                 values[i] = proc(values[i])
             out.append(make(values))
         return out
+
+
+def _nothing(_: Mapping[str, Any]) -> tuple[Any, ...]:
+    return ()
 
 
 # The WAL is started over, holding the write lock, once it holds this many frames (64 MB of 4 KB

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from leadsmith.db import bulk
 from leadsmith.db.database import Executor, Prepared, upsert
 from leadsmith.db.tables import emails, upstream_calls, upstream_flights, upstream_misses
 
@@ -60,9 +61,12 @@ async def end_flight(db: Executor, key: str, holder: str) -> None:
     )
 
 
+_CALL_COLUMNS = ("provider", "lookup", "account_id", "outcome", "units", "latency_ms", "detail", "created_at")
+
+
 async def record_calls(db: Executor, rows: Sequence[Mapping[str, Any]]) -> None:
-    if rows:
-        await db.execute(sa.insert(upstream_calls), list(rows))
+    """The calls' ledger, in one bulk insert (a row for every call made upstream)."""
+    await bulk.insert_rows(db, upstream_calls, _CALL_COLUMNS, [tuple(r[c] for c in _CALL_COLUMNS) for r in rows])
 
 
 async def units_since(db: Executor, provider: str, since: int) -> float:
