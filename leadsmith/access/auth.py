@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from leadsmith.access.schemas import Caller
 from leadsmith.errors import RateLimited
@@ -39,11 +40,23 @@ class Call:
 _PER = {"minutely": "minute", "hourly": "hour", "daily": "day"}
 
 
+def _headers(scope: Scope) -> tuple[str | None, str | None]:
+    """The request's Authorization and Idempotency-Key headers (the first of each, as ``Headers.get`` reads
+    them), in one pass over the raw headers instead of a ``Headers`` made and searched twice."""
+    first = dict(reversed(scope["headers"]))  # a name's first value is the one left standing
+    authorization, idempotency_key = first.get(b"authorization"), first.get(b"idempotency-key")
+    return (
+        authorization.decode("latin-1") if authorization is not None else None,
+        idempotency_key.decode("latin-1") if idempotency_key is not None else None,
+    )
+
+
 async def authenticate(request: Request, *, count: bool = True) -> Call:
     """The caller, counted against its key's windows; ``count=False`` (the /keys/* calls, how a client
     learns when it may call again) only reads them, and answers even when one is spent."""
     services = services_of(request)
-    caller = await services.access.authenticate(request.headers.get("authorization"))
+    authorization, idempotency_key = _headers(request.scope)
+    caller = await services.access.authenticate(authorization)
     hit = await services.metering.hit(caller, count=count)
     state = request.state
     state.rate = hit
@@ -58,7 +71,7 @@ async def authenticate(request: Request, *, count: bool = True) -> Call:
     ctx = RequestContext(
         request_id=state.request_id,
         endpoint=request.scope["path"],
-        idempotency_key=check_idempotency_key(request.headers.get("idempotency-key")),
+        idempotency_key=check_idempotency_key(idempotency_key),
         started=state.started,
     )
     return Call(caller, ctx, services)

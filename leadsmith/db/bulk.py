@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import sqlite3
 import zlib
-from collections.abc import AsyncIterator, Collection, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Collection, Sequence
+from contextlib import AbstractAsyncContextManager
 from functools import cache
 from typing import Any
 
@@ -101,18 +101,28 @@ async def execute(tx: Executor, sql: str, args: Sequence[Any]) -> None:
         raw.execute(sql, tuple(args))
 
 
-@asynccontextmanager
-async def savepoint(tx: Executor, name: str) -> AsyncIterator[None]:
+def savepoint(tx: Executor, name: str) -> AbstractAsyncContextManager[None]:
     """A savepoint in ``tx``'s transaction: what runs inside is undone alone if it raises (and the error
     raised again), the rest of the transaction kept. ``name`` is ours, never input."""
-    await execute(tx, f"SAVEPOINT {name}", ())
-    try:
-        yield
-    except BaseException:
-        await execute(tx, f"ROLLBACK TO SAVEPOINT {name}", ())
-        await execute(tx, f"RELEASE SAVEPOINT {name}", ())
-        raise
-    await execute(tx, f"RELEASE SAVEPOINT {name}", ())
+    return _Savepoint(tx, name)
+
+
+class _Savepoint:
+    """``savepoint``'s context manager (a class: one on every charge, and a generator-based one costs an
+    async generator the event loop tracks)."""
+
+    __slots__ = ("_name", "_tx")
+
+    def __init__(self, tx: Executor, name: str) -> None:
+        self._tx, self._name = tx, name
+
+    async def __aenter__(self) -> None:
+        await execute(self._tx, f"SAVEPOINT {self._name}", ())
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if kind is not None:
+            await execute(self._tx, f"ROLLBACK TO SAVEPOINT {self._name}", ())
+        await execute(self._tx, f"RELEASE SAVEPOINT {self._name}", ())
 
 
 async def insert_rows(

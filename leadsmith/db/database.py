@@ -300,6 +300,51 @@ class _SyncExecutor:
         return self._dbapi
 
 
+class _SqliteTransaction:
+    """``SqliteDatabase.transaction()``: this process's write lock, then the store's across processes, then
+    ``BEGIN IMMEDIATE``; committed on leaving, rolled back on an exception, both locks released either way.
+    A class rather than an ``asynccontextmanager``: several a request, and a generator-based one costs an
+    async generator each, which the event loop tracks in a weak set."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def __aenter__(self) -> _SyncExecutor:
+        db = self._db
+        await db._write_lock.acquire()
+        try:
+            await db._lock_file()
+        except BaseException:
+            db._write_lock.release()
+            raise
+        try:
+            db._writer_raw.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            db._unlock_file()
+            db._write_lock.release()
+            raise
+        return db._writer_executor
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        db = self._db
+        raw = db._writer_raw
+        try:
+            if kind is None:
+                try:
+                    raw.execute("COMMIT")
+                except BaseException:
+                    if raw.in_transaction:
+                        raw.execute("ROLLBACK")
+                    raise
+            elif raw.in_transaction:
+                raw.execute("ROLLBACK")
+        finally:
+            db._unlock_file()
+            db._write_lock.release()
+
+
 class SqliteDatabase(_SyncExecutor):
     def __init__(self, url: str, busy_timeout_ms: int = 10_000, cache_mb: int = 64) -> None:
         self.url = normalise_url(url)
@@ -467,22 +512,8 @@ class SqliteDatabase(_SyncExecutor):
     def _copy_back(self) -> None:
         self._checkpoint()
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[_SyncExecutor]:
-        async with self._write_lock:
-            await self._lock_file()
-            raw = self._writer_raw
-            try:
-                raw.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._writer_executor
-                    raw.execute("COMMIT")
-                except BaseException:
-                    if raw.in_transaction:
-                        raw.execute("ROLLBACK")
-                    raise
-            finally:
-                self._unlock_file()
+    def transaction(self) -> _SqliteTransaction:
+        return _SqliteTransaction(self)
 
     async def grouped(self, work: Callable[[Executor], Awaitable[T]]) -> T:
         """A group commit: the work asked for in one turn of the event loop (and while a group is being
@@ -630,10 +661,8 @@ class FairGate:
             self._loop, self._sem = loop, asyncio.Semaphore(self.size)
         return self._sem
 
-    @asynccontextmanager
-    async def __call__(self) -> AsyncIterator[None]:
-        async with self._semaphore():
-            yield
+    def __call__(self) -> asyncio.Semaphore:
+        return self._semaphore()
 
 
 async def _keep_session(_: asyncpg.Connection) -> None:

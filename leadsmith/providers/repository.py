@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -62,11 +63,12 @@ async def end_flight(db: Executor, key: str, holder: str) -> None:
 
 
 _CALL_COLUMNS = ("provider", "lookup", "account_id", "outcome", "units", "latency_ms", "detail", "created_at")
+_CALL_VALUES = operator.itemgetter(*_CALL_COLUMNS)
 
 
 async def record_calls(db: Executor, rows: Sequence[Mapping[str, Any]]) -> None:
     """The calls' ledger, in one bulk insert (a row for every call made upstream)."""
-    await bulk.insert_rows(db, upstream_calls, _CALL_COLUMNS, [tuple(r[c] for c in _CALL_COLUMNS) for r in rows])
+    await bulk.insert_rows(db, upstream_calls, _CALL_COLUMNS, [_CALL_VALUES(r) for r in rows])
 
 
 async def units_since(db: Executor, provider: str, since: int) -> float:
