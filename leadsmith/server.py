@@ -183,6 +183,7 @@ def config(settings: Settings, host: str, port: int) -> ServerConfig:
         log_level=settings.log_level,
         log_config=logs.uvicorn_log_config(settings.log_level, settings.log_format),
         proxy_headers=True,
+        server_header=False,  # "server: uvicorn" on every answer tells a caller nothing it needs
     )
 
 

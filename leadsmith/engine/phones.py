@@ -15,7 +15,6 @@ from phonenumbers import (
     PhoneNumberFormat,
     PhoneNumberType,
 )
-from phonenumbers.phonenumberutil import _number_type_helper
 from phonenumbers.re_util import re_compile
 
 from leadsmith.engine import PER_PERSON_CACHE
@@ -78,19 +77,104 @@ def number_type(number: phonenumbers.PhoneNumber) -> int:
     typing the number against each region's patterns in turn, then types it again against the region
     found: here the typing that finds the region is the answer (a number at +1: ~17 -> ~9 us; the
     same answer as phonenumbers for every region's example numbers, and tested)."""
-    regions = COUNTRY_CODE_TO_REGION_CODE.get(number.country_code or 0)
-    if regions is None or len(regions) == 1:
+    code = number.country_code or 0
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(code)
+    if regions is None:
         return int(phonenumbers.number_type(number))
     national = phonenumbers.national_significant_number(number)
+    if len(regions) == 1:  # phonenumbers' own steps: the region is the code's one
+        metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, regions[0])
+        return _type_of(national, metadata) if metadata is not None else PhoneNumberType.UNKNOWN
     for region in regions:
         metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
         if metadata is None:
             continue
         if metadata.leading_digits is not None:
             if re_compile(metadata.leading_digits).match(national):
-                return int(_number_type_helper(national, metadata))
-        elif (kind := _number_type_helper(national, metadata)) != PhoneNumberType.UNKNOWN:
-            return int(kind)
+                return _type_of(national, metadata)
+        elif (kind := _type_of(national, metadata)) != PhoneNumberType.UNKNOWN:
+            return kind
+    return PhoneNumberType.UNKNOWN
+
+
+# A region's number descriptions as (lengths, compiled pattern), or None for one no number matches
+# (absent, or without a pattern): what phonenumbers' ``_is_number_matching_desc`` reads on every call.
+_Desc = tuple[frozenset[int], "re.Pattern[str]"] | None
+_SPECIAL_TYPES = (
+    ("premium_rate", PhoneNumberType.PREMIUM_RATE),
+    ("toll_free", PhoneNumberType.TOLL_FREE),
+    ("shared_cost", PhoneNumberType.SHARED_COST),
+    ("voip", PhoneNumberType.VOIP),
+    ("personal_number", PhoneNumberType.PERSONAL_NUMBER),
+    ("pager", PhoneNumberType.PAGER),
+    ("uan", PhoneNumberType.UAN),
+    ("voicemail", PhoneNumberType.VOICEMAIL),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Typing:
+    general: _Desc
+    special: tuple[tuple[int, frozenset[int], re.Pattern[str]], ...]  # in phonenumbers' order
+    fixed_line: _Desc
+    mobile: _Desc
+    same_mobile_and_fixed_line: bool
+
+
+# Keyed by the metadata's id, beside the metadata itself (phonenumbers keeps each region's for good).
+_TYPINGS: dict[int, tuple[PhoneMetadata, _Typing]] = {}
+
+
+def _desc(desc: phonenumbers.PhoneNumberDesc | None) -> _Desc:
+    if desc is None or not desc.national_number_pattern:
+        return None
+    return frozenset(desc.possible_length), re_compile(desc.national_number_pattern)
+
+
+def _typing(metadata: PhoneMetadata) -> _Typing:
+    known = _TYPINGS.get(id(metadata))
+    if known is not None and known[0] is metadata:
+        return known[1]
+    special = []
+    for name, kind in _SPECIAL_TYPES:
+        if (desc := _desc(getattr(metadata, name))) is not None:
+            special.append((int(kind), *desc))
+    typing = _Typing(
+        _desc(metadata.general_desc),
+        tuple(special),
+        _desc(metadata.fixed_line),
+        _desc(metadata.mobile),
+        bool(metadata.same_mobile_and_fixed_line_pattern),
+    )
+    _TYPINGS[id(metadata)] = (metadata, typing)
+    return typing
+
+
+def _matches(national: str, desc: _Desc) -> bool:
+    if desc is None:
+        return False
+    lengths, pattern = desc
+    return (not lengths or len(national) in lengths) and pattern.fullmatch(national) is not None
+
+
+def _type_of(national: str, metadata: PhoneMetadata) -> int:
+    """phonenumbers' ``_number_type_helper``, step for step (the general description, then each special
+    type in its order, then fixed line and mobile), over descriptions read once per region instead of on
+    every call: ~800 -> ~100 Python steps a number (the same answer for every region's example numbers,
+    and for numbers near them: tested)."""
+    typing = _typing(metadata)
+    if not _matches(national, typing.general):
+        return PhoneNumberType.UNKNOWN
+    size = len(national)
+    for kind, lengths, pattern in typing.special:
+        if (not lengths or size in lengths) and pattern.fullmatch(national) is not None:
+            return kind
+    if _matches(national, typing.fixed_line):
+        if typing.same_mobile_and_fixed_line or _matches(national, typing.mobile):
+            return PhoneNumberType.FIXED_LINE_OR_MOBILE
+        return PhoneNumberType.FIXED_LINE
+    if not typing.same_mobile_and_fixed_line and _matches(national, typing.mobile):
+        return PhoneNumberType.MOBILE
     return PhoneNumberType.UNKNOWN
 
 

@@ -6,7 +6,7 @@ import sys
 
 import phonenumbers
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadsmith.engine.emails import email_kind, parse_address
@@ -222,6 +222,32 @@ _SHARED_EXAMPLES = [
     for kind in _TYPES
     if (example := phonenumbers.example_number_for_type(region, kind)) is not None
 ]
+
+
+_ALL_EXAMPLES = [
+    example
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS)
+    for kind in _TYPES
+    if (example := phonenumbers.example_number_for_type(region, kind)) is not None
+] + [
+    example
+    for code in sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS)
+    if (example := phonenumbers.example_number_for_non_geo_entity(code)) is not None
+]
+
+
+@settings(max_examples=2000)
+@given(st.sampled_from(_ALL_EXAMPLES), st.integers(0, 99999), st.sampled_from([1, 10, 100, 1000, 100000]))
+def test_number_type_is_phonenumbers_own_near_every_example(
+    example: phonenumbers.PhoneNumber, tail: int, size: int
+) -> None:
+    """Numbers near each region's examples of each type, and the non-geographic codes' (their last digits
+    changed, some a digit longer or shorter): leadsmith's typing, read from descriptions kept per region,
+    is phonenumbers' own."""
+    national = (example.national_number or 0) // size * size + tail % size
+    for candidate in (national, national * 10 + tail % 10, national // 10):
+        number = phonenumbers.PhoneNumber(country_code=example.country_code, national_number=candidate)
+        assert number_type(number) == phonenumbers.number_type(number)
 
 
 @given(st.sampled_from(_SHARED_EXAMPLES), st.integers(0, 9999), st.sampled_from([10, 100, 1000, 10000]))
