@@ -1,6 +1,6 @@
 """What one store miss that asks upstream costs the server, asked one at a time (no queueing, no batching).
 
-    python bench/miss_cost.py [--misses 3000] [--workers 1] [--loop asyncio|uvloop] [--strace]
+    python bench/miss_cost.py [--misses 3000] [--workers 1] [--loop asyncio|uvloop] [--strace | --callgrind]
 
 Starts the loopback Kaspr v2.0 stand-in (bench/fake_upstream.py) answering at once and a leadsmith server
 on a throw-away SQLite store whose providers file points at it, then asks /profile/profile for
@@ -9,21 +9,30 @@ a store miss that leadsmith forwards, keeps, charges and answers. Prints the ser
 stand-in's, and their ratio (the figure that compares across days: this machine's speed moves by half
 from one to the next); with ``--strace``, the server's system calls a miss by kind (``strace -c``,
 which slows it: its CPU figures are then not the server's own).
+
+With ``--callgrind`` (1 worker; valgrind, which runs it ~50x slower: ``--misses 500`` is plenty) the server
+runs under valgrind's callgrind, counting instructions only while the misses are asked, then while the
+same leads are asked again (store hits, already revealed: free): instructions a miss and a hit, and
+their ratio. Unlike CPU time these move little with the machine's speed (within ~3% from run to run:
+the background rounds, the ledger's flushes, fall differently), so two versions of the code compare
+in two runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
-from common import base_env, cli, stand_in, stand_in_providers, start_server, temporary_database
+from common import base_env, cli, free_port, stand_in, stand_in_providers, start_server, temporary_database
 from load import build_store
 
 
@@ -65,13 +74,77 @@ def per_miss(table: str, misses: int) -> str:
     return "\n".join(f"  {name:<16} {n:7.1f}" for n, name in rows[:15] if n >= 0.1)
 
 
+def callgrind(env: dict[str, str], tmp: Path, key: str, misses: int) -> None:
+    """Instructions a miss and a hit, the server under callgrind (see the module's docstring)."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is not installed: apt-get install valgrind")
+    port, out, log = free_port(), tmp / "callgrind.out", tmp / "server.log"
+    server = subprocess.Popen(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            f"--callgrind-out-file={out}",
+            *(sys.executable, "-m", "leadsmith", "serve", "--port", str(port), "--workers", "1"),
+        ],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+    def control(*what: str) -> None:
+        subprocess.run(["callgrind_control", *what, str(server.pid)], check=True, capture_output=True)
+
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise SystemExit(f"the server exited:\n{log.read_text()[-2000:]}")
+            try:
+                if httpx.get(url + "/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(1)
+        with httpx.Client(base_url=url, headers={"Authorization": key}, timeout=120) as client:
+
+            def ask(lead: str) -> None:
+                answer = client.post("/profile/profile", json={"id": lead, "name": "x"})
+                if answer.status_code != 200:
+                    raise SystemExit(f"{lead}: {answer.status_code} {answer.text[:200]}")
+
+            for n in range(50):
+                ask(f"warm-{os.getpid()}-{n}")
+            for _ in ("misses", "hits"):  # the same leads twice: asked upstream, then kept
+                control("--instr=on")
+                for n in range(misses):
+                    ask(f"lead-{os.getpid()}-{n}")
+                control("--instr=off")
+                control("--dump")
+    finally:
+        server.terminate()
+        server.wait(120)
+    dumps = sorted(tmp.glob("callgrind.out.*"), key=lambda f: int(f.name.rsplit(".", 1)[1]))
+    totals = [int(re.search(r"^totals: (\d+)", f.read_text(), re.M).group(1)) for f in dumps]  # type: ignore[union-attr]
+    if len(totals) != 2:
+        raise SystemExit(f"expected two dumps, found {len(dumps)}")
+    miss, hit = (t / misses for t in totals)
+    print(f"{misses} misses one at a time, then the same leads again (store hits), 1 worker, sqlite, callgrind")
+    print(f"instructions a miss {miss / 1e6:8.3f} M")
+    print(f"instructions a hit  {hit / 1e6:8.3f} M")
+    print(f"miss / hit          {miss / hit:8.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--misses", type=int, default=3000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     parser.add_argument("--strace", action="store_true", help="count the server's system calls (strace -c)")
+    parser.add_argument("--callgrind", action="store_true", help="count the server's instructions (valgrind)")
     args = parser.parse_args()
+    if args.callgrind and (args.strace or args.workers != 1):
+        raise SystemExit("--callgrind counts one worker, without --strace")
     if args.strace and shutil.which("strace") is None:
         raise SystemExit("strace is not installed: apt-get install strace")
     with (
@@ -90,6 +163,9 @@ def main() -> None:
         )
         build_store(env, Path(tmp), 0)
         key = cli(env, "accounts", "create", f"miss-cost-{os.getpid()}@leadsmith.local").stdout.split()[-1]
+        if args.callgrind:
+            callgrind(env, Path(tmp), key, args.misses)
+            return
         server = start_server(env, Path(tmp) / "server.log", workers=args.workers)
         try:
             with httpx.Client(base_url=server.url, headers={"Authorization": key}, timeout=30) as client:
