@@ -160,8 +160,8 @@ def _matches(national: str, desc: _Desc) -> bool:
 def _type_of(national: str, metadata: PhoneMetadata) -> int:
     """phonenumbers' ``_number_type_helper``, step for step (the general description, then each special
     type in its order, then fixed line and mobile), over descriptions read once per region instead of on
-    every call: ~800 -> ~100 Python steps a number (the same answer for every region's example numbers,
-    and for numbers near them: tested)."""
+    every call: typing a French mobile took 802 bytecodes through ``phonenumbers.number_type``, 317 here
+    (the same answer for every region's example numbers, and for numbers near them: tested)."""
     typing = _typing(metadata)
     if not _matches(national, typing.general):
         return PhoneNumberType.UNKNOWN
