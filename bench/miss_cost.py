@@ -26,13 +26,12 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
-from common import base_env, cli, free_port, stand_in, stand_in_providers, start_server, temporary_database
+from common import base_env, cli, stand_in, stand_in_providers, start_server, temporary_database
 from load import build_store
 
 
@@ -78,35 +77,15 @@ def callgrind(env: dict[str, str], tmp: Path, key: str, misses: int) -> None:
     """Instructions a miss and a hit, the server under callgrind (see the module's docstring)."""
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed: apt-get install valgrind")
-    port, out, log = free_port(), tmp / "callgrind.out", tmp / "server.log"
-    server = subprocess.Popen(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--instr-atstart=no",
-            f"--callgrind-out-file={out}",
-            *(sys.executable, "-m", "leadsmith", "serve", "--port", str(port), "--workers", "1"),
-        ],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    out = tmp / "callgrind.out"
+    wrapper = ("valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}")
+    server = start_server(env, tmp / "server.log", wrapper=wrapper, start_seconds=600)
 
     def control(*what: str) -> None:
-        subprocess.run(["callgrind_control", *what, str(server.pid)], check=True, capture_output=True)
+        subprocess.run(["callgrind_control", *what, str(server.process.pid)], check=True, capture_output=True)
 
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise SystemExit(f"the server exited:\n{log.read_text()[-2000:]}")
-            try:
-                if httpx.get(url + "/healthz", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(1)
-        with httpx.Client(base_url=url, headers={"Authorization": key}, timeout=120) as client:
+        with httpx.Client(base_url=server.url, headers={"Authorization": key}, timeout=120) as client:
 
             def ask(lead: str) -> None:
                 answer = client.post("/profile/profile", json={"id": lead, "name": "x"})
@@ -122,8 +101,7 @@ def callgrind(env: dict[str, str], tmp: Path, key: str, misses: int) -> None:
                 control("--instr=off")
                 control("--dump")
     finally:
-        server.terminate()
-        server.wait(120)
+        server.stop()
     dumps = sorted(tmp.glob("callgrind.out.*"), key=lambda f: int(f.name.rsplit(".", 1)[1]))
     totals = [int(re.search(r"^totals: (\d+)", f.read_text(), re.M).group(1)) for f in dumps]  # type: ignore[union-attr]
     if len(totals) != 2:

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,18 +112,21 @@ class Server:
             self.process.wait(5)
 
 
-def start_server(env: dict[str, str], log: Path, workers: int = 1) -> Server:
-    """``leadsmith serve`` on a free loopback port, once ``/healthz`` answers."""
+def start_server(
+    env: dict[str, str], log: Path, workers: int = 1, wrapper: Sequence[str] = (), start_seconds: float = 30
+) -> Server:
+    """``leadsmith serve`` on a free loopback port, once ``/healthz`` answers (within ``start_seconds``);
+    ``wrapper``: a command it runs under (a profiler: bench/miss_cost.py's valgrind)."""
     port = free_port()
     out = log.open("wb")
     process = subprocess.Popen(  # noqa: S603 - our own console script
-        [sys.executable, "-m", "leadsmith", "serve", "--port", str(port), "--workers", str(workers)],
+        [*wrapper, sys.executable, "-m", "leadsmith", "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=out,
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + start_seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited early:\n{log.read_text()}")
