@@ -28,6 +28,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -73,6 +74,17 @@ def per_miss(table: str, misses: int) -> str:
     return "\n".join(f"  {name:<16} {n:7.1f}" for n, name in rows[:15] if n >= 0.1)
 
 
+def asker(client: httpx.Client) -> Callable[[str], None]:
+    """Ask the server for one lead by LinkedIn id (stopping the bench on anything but a 200)."""
+
+    def ask(lead: str) -> None:
+        answer = client.post("/profile/profile", json={"id": lead, "name": "x"})
+        if answer.status_code != 200:
+            raise SystemExit(f"{lead}: {answer.status_code} {answer.text[:200]}")
+
+    return ask
+
+
 def callgrind(env: dict[str, str], tmp: Path, key: str, misses: int) -> None:
     """Instructions a miss and a hit, the server under callgrind (see the module's docstring)."""
     if shutil.which("valgrind") is None:
@@ -86,12 +98,7 @@ def callgrind(env: dict[str, str], tmp: Path, key: str, misses: int) -> None:
 
     try:
         with httpx.Client(base_url=server.url, headers={"Authorization": key}, timeout=120) as client:
-
-            def ask(lead: str) -> None:
-                answer = client.post("/profile/profile", json={"id": lead, "name": "x"})
-                if answer.status_code != 200:
-                    raise SystemExit(f"{lead}: {answer.status_code} {answer.text[:200]}")
-
+            ask = asker(client)
             for n in range(50):
                 ask(f"warm-{os.getpid()}-{n}")
             for _ in ("misses", "hits"):  # the same leads twice: asked upstream, then kept
@@ -147,12 +154,7 @@ def main() -> None:
         server = start_server(env, Path(tmp) / "server.log", workers=args.workers)
         try:
             with httpx.Client(base_url=server.url, headers={"Authorization": key}, timeout=30) as client:
-
-                def ask(lead: str) -> None:
-                    answer = client.post("/profile/profile", json={"id": lead, "name": "x"})
-                    if answer.status_code != 200:
-                        raise SystemExit(f"{lead}: {answer.status_code} {answer.text[:200]}")
-
+                ask = asker(client)
                 for n in range(300):  # warm: the stand-in's domain known, the caches filled
                     ask(f"warm-{os.getpid()}-{n}")
                 pids = family(server.process.pid)
