@@ -70,7 +70,7 @@ async def select_in(
         condition, args = one_of(tx, table.c[key], values)
         return [tuple(r) for r in await raw.fetch(_select_sql(table.name, tuple(columns), key, condition), *args)]
     sql = _select_sql(table.name, tuple(columns), key, _JSON_IN)
-    return list(raw.execute(sql, (orjson.dumps(list(values)).decode(),)).fetchall())
+    return list(raw.execute(sql, _json_array(values)).fetchall())
 
 
 def one_of(tx: Executor, column: sa.Column[Any], values: Collection[Any]) -> tuple[str, tuple[Any, ...]]:
@@ -79,10 +79,15 @@ def one_of(tx: Executor, column: sa.Column[Any], values: Collection[Any]) -> tup
     the statement's first)."""
     if tx.dialect == "postgresql":
         return f"= ANY($1::{_array_type(column)})", (list(values),)
-    return _JSON_IN, (orjson.dumps(list(values)).decode(),)
+    return _JSON_IN, _json_array(values)
 
 
 _JSON_IN = "IN (SELECT value FROM json_each(?))"
+
+
+def _json_array(values: Collection[Any]) -> tuple[str]:
+    """``_JSON_IN``'s one argument: the values as a JSON array."""
+    return (orjson.dumps(list(values)).decode(),)
 
 
 async def delete_in(tx: Executor, table: sa.Table, key: str, values: Collection[Any]) -> None:

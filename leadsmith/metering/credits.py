@@ -144,8 +144,7 @@ async def charge(
             raise InsufficientCredits(
                 shortfall(cost, have), headers={"Decreased-Credits": "0", "Remaining-Credits": str(have.credits)}
             )
-        # (the purse as ``replace`` would make it, without its introspection: this is every charge's path)
-        return cost.total, Purse(left, purse.work_email, purse.direct_email, purse.phone, purse.export)
+        return cost.total, purse.with_credits(left)
     after = await repository.debit_all(tx, account_id, cost.general, cost.pools)
     if after is None:
         have = await repository.purse(tx, account_id)

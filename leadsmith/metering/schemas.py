@@ -28,6 +28,11 @@ class Purse:
         value: int | None = getattr(self, kind, None) if kind in POOL_KINDS else None
         return value
 
+    def with_credits(self, credits: int) -> Purse:
+        """This purse with another general balance (``dataclasses.replace`` without its introspection: every
+        charge makes one)."""
+        return Purse(credits, self.work_email, self.direct_email, self.phone, self.export)
+
     @property
     def has_pools(self) -> bool:
         return any(self.pool(k) is not None for k in POOL_KINDS)
