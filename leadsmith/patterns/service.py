@@ -245,10 +245,11 @@ class PatternService:
         """How many addresses at ``domain`` the store knows: what a refresh learns from."""
         return await repository.pair_count(self.db, domain)
 
-    async def refresh(self, domains: Iterable[str]) -> int:
+    async def refresh(self, domains: Iterable[str], sizes: Mapping[str, int] | None = None) -> int:
         """Relearn the statistics of these domains from their known addresses, then the prior, then
         the predicted addresses of their people. With an executor, the pure work of one domain runs
-        there while the next domain's rows are read."""
+        there while the next domain's rows are read. ``sizes``: how many addresses the caller just
+        counted at some of them (``known_addresses``), not counted again here."""
         ordered = sorted(set(domains))
         # On a SQLite file, pool workers read the rows themselves: the reads (most of a refresh's time
         # in this process) then run on every core, beside the writes here.
@@ -266,7 +267,10 @@ class PatternService:
         async def learn(domain: str) -> asyncio.Future[dict[PatternKey, float]]:
             if path is not None:
                 return self._compute(learn_in_file, str(path), domain)
-            if own_file is not None and await self.known_addresses(domain) >= self.aside_from:
+            size = sizes.get(domain) if sizes else None
+            if size is None and own_file is not None:
+                size = await self.known_addresses(domain)
+            if own_file is not None and size is not None and size >= self.aside_from:
                 big.add(domain)
                 return self._put_aside(learn_in_file, str(own_file), domain)
             pairs = await all_pairs.next(domain) if scan else await repository.pairs(self.db, domain)

@@ -106,7 +106,9 @@ class Upstream:
     miss_ttl_hours: float = 24.0
     default_region: str | None = None
     clock: Clock = now_ms
-    learn: Callable[[set[str]], Awaitable[Any]] | None = None
+    # Learns the patterns of these domains; what it is given as well: how many addresses ``known`` just
+    # counted at some of them (not counted again there).
+    learn: Callable[[set[str], dict[str, int]], Awaitable[Any]] | None = None
     # How many addresses the store knows at a domain: a domain is learned again only once what came back
     # since adds a tenth to that (see ``_learn_now``). None: every domain touched is learned every round.
     known: Callable[[str], Awaitable[int]] | None = None
@@ -453,31 +455,32 @@ class Upstream:
         if self.learn is None or not self._to_learn:
             return
         try:
-            domains = await self._due(force)
+            domains, sizes = await self._due(force)
             if domains:
-                await self.learn(domains)
+                await self.learn(domains, sizes)
         except Exception:  # the learner's round, or the caller's pattern, goes on without it
             log.exception("could not learn the patterns of the domains upstream answers were kept at")
 
-    async def _due(self, force: bool) -> set[str]:
-        """The domains to learn now, taken off the list of those waiting."""
+    async def _due(self, force: bool) -> tuple[set[str], dict[str, int]]:
+        """The domains to learn now, taken off the list of those waiting, and how many addresses the
+        store knows at those it counted to decide."""
         now = time.monotonic()
         domains = set()
+        sizes: dict[str, int] = {}
         for domain, new in list(self._to_learn.items()):  # awaits: other answers may be kept meanwhile
             waiting = self._waiting.get(domain)
             if waiting is None:  # taken meanwhile by another round (a pattern asked for)
                 continue
-            if (
-                force
-                or self.known is None
-                or now - waiting >= RELEARN_AFTER_SECONDS
-                or new >= RELEARN_SHARE * await self.known(domain)
-            ):
+            if force or self.known is None or now - waiting >= RELEARN_AFTER_SECONDS:
+                domains.add(domain)
+                continue
+            sizes[domain] = size = await self.known(domain)
+            if new >= RELEARN_SHARE * size:
                 domains.add(domain)
         for domain in domains:
             self._to_learn.pop(domain, None)
             self._waiting.pop(domain, None)
-        return domains
+        return domains, {d: n for d, n in sizes.items() if d in domains}
 
     async def run_learner(self, every_seconds: float = 5.0, flush_seconds: float = 1.0) -> None:
         """Every ``flush_seconds`` (or as soon as ``loops.FLUSH_ROWS`` calls wait): the calls' ledger

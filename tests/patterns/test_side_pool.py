@@ -32,6 +32,11 @@ async def test_a_big_domain_is_learned_aside_and_to_the_same_figures(db: Databas
         # A bar above the domain: learned here, the pool never started.
         await PatternService(db, aside=aside, aside_from=known + 1).refresh([domain])
         assert aside._pool is None
+        # A count handed in (the waterfall's, just taken) is used instead of one taken here: at the bar.
+        await PatternService(db, aside=aside, aside_from=known + 1).refresh([domain], {domain: known + 1})
+        assert aside._pool is not None
+        assert await repository.support(db, domain) == learned
+        aside.shutdown()
         # At the bar: learned in the side process, to the same statistics and predictions.
         await PatternService(db, aside=aside, aside_from=known).refresh([domain])
         assert aside._pool is not None

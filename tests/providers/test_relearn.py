@@ -19,10 +19,12 @@ async def test_a_domain_is_learned_again_once_what_came_back_adds_a_tenth(db: Da
     assert known >= 20
     patterns = PatternService(db)
     learned: list[set[str]] = []
+    counted: list[dict[str, int]] = []
 
-    async def learn(domains: set[str]) -> None:
+    async def learn(domains: set[str], sizes: dict[str, int]) -> None:
         learned.append(set(domains))
-        await patterns.refresh(domains)
+        counted.append(sizes)
+        await patterns.refresh(domains, sizes)
 
     up = Upstream(db, [], ImportService(db).keep, learn=learn, known=patterns.known_addresses)
 
@@ -34,13 +36,15 @@ async def test_a_domain_is_learned_again_once_what_came_back_adds_a_tenth(db: Da
     kept("nobody-known-yet.example", 1)
     await up._learn_now()
     assert learned == [{"nobody-known-yet.example"}]  # the big domain waits for more
+    assert counted == [{"nobody-known-yet.example": 0}]  # counted once, to decide: handed on, not counted again
     kept(domain, known // 10)
     await up._learn_now()
     assert learned[-1] == {domain} and not up._to_learn
+    assert counted[-1] == {domain: known}
 
     kept(domain, 1)
     await up._learn_now(force=True)  # a domain pattern asked for: learned now, however little is new
-    assert learned[-1] == {domain}
+    assert learned[-1] == {domain} and counted[-1] == {}  # not counted to decide
 
     kept(domain, 1, ago=RELEARN_AFTER_SECONDS)
     await up._learn_now()  # waited long enough
