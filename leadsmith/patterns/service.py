@@ -19,7 +19,7 @@ from leadsmith.clock import Clock, now_ms
 from leadsmith.contacts import import_repository
 from leadsmith.contacts import repository as contacts_repository
 from leadsmith.contacts.records import Record, parse_row
-from leadsmith.db.database import Database, sqlite_path
+from leadsmith.db.database import Database, open_database, sqlite_path
 from leadsmith.db.database import Executor as DbExecutor
 from leadsmith.engine.finder import Candidate, Check, checked, find_emails
 from leadsmith.engine.inference import (
@@ -131,6 +131,20 @@ def learn_in_file(path: str, domain: str) -> dict[PatternKey, float]:
 def prior_in_file(path: str) -> dict[PatternKey, float]:
     """``learn_prior`` over every domain's statistics, read by a pool worker from the SQLite store at ``path``."""
     return learn_prior(repository.all_supports_in_file(path))
+
+
+def prior_in_database(url: str) -> dict[PatternKey, float]:
+    """``learn_prior`` over every domain's statistics, read by a pool worker from the PostgreSQL store at
+    ``url`` over a connection of its own."""
+
+    async def read() -> list[dict[PatternKey, float]]:
+        db = open_database(url, pool_size=1)
+        try:
+            return await repository.all_supports(db)
+        finally:
+            await db.close()
+
+    return learn_prior(asyncio.run(read()))
 
 
 def predict_in_file(path: str, domain: str, ranked: DomainScores) -> list[tuple[int, str, float, str]]:
@@ -376,13 +390,17 @@ class PatternService:
         return future
 
     async def refresh_prior(self) -> None:
-        """The prior learned again from every domain's statistics. In a server on a SQLite file, once they
-        are ``prior_aside_rows`` rows or more, read and learned in the side process: on the event loop,
-        50,000 domains' (550,000 rows) held every request for ~3 s, and every round of learning that
-        upstream answers start ends here."""
+        """The prior learned again from every domain's statistics. In a server, once they are
+        ``prior_aside_rows`` rows or more, read and learned in the side process (from the SQLite file, or
+        over a PostgreSQL connection of its own): on the event loop, 50,000 domains' (550,000 rows) held
+        every request for ~3 s, and every round of learning that upstream answers start ends here."""
         own_file = self._side_file()
-        if own_file is not None and await repository.support_rows(self.db) >= self.prior_aside_rows:
-            prior = await self._put_aside(prior_in_file, str(own_file))
+        own_db = self.aside is not None and self.db.dialect == "postgresql"
+        if (own_file is not None or own_db) and await repository.support_rows(self.db) >= self.prior_aside_rows:
+            if own_file is not None:
+                prior = await self._put_aside(prior_in_file, str(own_file))
+            else:
+                prior = await self._put_aside(prior_in_database, self.db.url)
         else:
             prior = learn_prior(await repository.all_supports(self.db))
         async with self.db.transaction() as tx:

@@ -32,9 +32,10 @@ async def test_a_big_domain_is_learned_aside_and_to_the_same_figures(db: Databas
         # A bar above the domain: learned here, the pool never started.
         await PatternService(db, aside=aside, aside_from=known + 1).refresh([domain])
         assert aside._pool is None
-        # A count handed in (the waterfall's, just taken) is used instead of one taken here: at the bar.
+        # A count handed in (the waterfall's, just taken) is used instead of one taken here: at the bar
+        # (on SQLite, where the side process reads the file; PostgreSQL's rows are read here, and counted).
         await PatternService(db, aside=aside, aside_from=known + 1).refresh([domain], {domain: known + 1})
-        assert aside._pool is not None
+        assert (aside._pool is not None) == (db.dialect == "sqlite")
         assert await repository.support(db, domain) == learned
         aside.shutdown()
         # At the bar: learned in the side process, to the same statistics and predictions.
@@ -83,9 +84,9 @@ async def test_the_prior_of_many_domains_is_learned_aside_and_to_the_same_figure
     try:
         await PatternService(db, aside=aside, prior_aside_rows=rows + 1).refresh_prior()  # below the bar: here
         assert aside._pool is None
-        await PatternService(db, aside=aside, prior_aside_rows=rows).refresh_prior()  # at the bar: aside
-        # (on SQLite, where the side process reads the file; PostgreSQL's rows are read here anyway)
-        assert (aside._pool is not None) == (db.dialect == "sqlite")
+        # At the bar: aside, the side process reading the SQLite file, or PostgreSQL over its own connection.
+        await PatternService(db, aside=aside, prior_aside_rows=rows).refresh_prior()
+        assert aside._pool is not None
         assert await repository.support(db, repository.PRIOR_DOMAIN) == here  # to the last bit
     finally:
         aside.shutdown()
