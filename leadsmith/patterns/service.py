@@ -281,12 +281,13 @@ class PatternService:
         async def learn(domain: str) -> asyncio.Future[dict[PatternKey, float]]:
             if path is not None:
                 return self._compute(learn_in_file, str(path), domain)
-            size = sizes.get(domain) if sizes else None
-            if size is None and own_file is not None:
-                size = await self.known_addresses(domain)
-            if own_file is not None and size is not None and size >= self.aside_from:
-                big.add(domain)
-                return self._put_aside(learn_in_file, str(own_file), domain)
+            if own_file is not None:
+                size = sizes.get(domain) if sizes else None
+                if size is None:
+                    size = await self.known_addresses(domain)
+                if size >= self.aside_from:
+                    big.add(domain)
+                    return self._put_aside(learn_in_file, str(own_file), domain)
             pairs = await all_pairs.next(domain) if scan else await repository.pairs(self.db, domain)
             if self.aside is not None and len(pairs) >= self.aside_from:
                 big.add(domain)
@@ -395,12 +396,13 @@ class PatternService:
         over a PostgreSQL connection of its own): on the event loop, 50,000 domains' (550,000 rows) held
         every request for ~3 s, and every round of learning that upstream answers start ends here."""
         own_file = self._side_file()
-        own_db = self.aside is not None and self.db.dialect == "postgresql"
-        if (own_file is not None or own_db) and await repository.support_rows(self.db) >= self.prior_aside_rows:
-            if own_file is not None:
-                prior = await self._put_aside(prior_in_file, str(own_file))
-            else:
-                prior = await self._put_aside(prior_in_database, self.db.url)
+        aside: tuple[Callable[[str], dict[PatternKey, float]], str] | None = None
+        if own_file is not None:
+            aside = prior_in_file, str(own_file)
+        elif self.aside is not None and self.db.dialect == "postgresql":
+            aside = prior_in_database, self.db.url
+        if aside is not None and await repository.support_rows(self.db) >= self.prior_aside_rows:
+            prior = await self._put_aside(*aside)
         else:
             prior = learn_prior(await repository.all_supports(self.db))
         async with self.db.transaction() as tx:
