@@ -71,13 +71,17 @@ def wrk(
 
 
 @contextlib.contextmanager
-def stand_in(delay: float, jitter: float = 0.0) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def stand_in(
+    delay: float, jitter: float = 0.0, python: str | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """The loopback Kaspr v2.0 stand-in (bench/fake_upstream.py) answering after ``delay`` s (+- ``jitter``),
-    once it answers: its URL and process, stopped on leaving."""
+    once it answers: its URL and process, stopped on leaving. ``python``: the interpreter it runs on (this
+    one unless given: the ruler leadsmith's CPU is compared with, kept the same when the server's
+    interpreter is what is compared)."""
     port = free_port()
     fake = subprocess.Popen(
         [
-            sys.executable,
+            python or sys.executable,
             str(Path(__file__).with_name("fake_upstream.py")),
             *("--port", str(port), "--delay", str(delay), "--jitter", str(jitter)),
         ]

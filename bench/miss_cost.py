@@ -1,6 +1,7 @@
 """What one store miss that asks upstream costs the server, asked one at a time (no queueing, no batching).
 
     python bench/miss_cost.py [--misses 3000] [--workers 1] [--loop asyncio|uvloop] [--strace | --callgrind]
+                              [--stand-in-python PATH]
 
 Starts the loopback Kaspr v2.0 stand-in (bench/fake_upstream.py) answering at once and a leadsmith server
 on a throw-away SQLite store whose providers file points at it, then asks /profile/profile for
@@ -16,6 +17,10 @@ same leads are asked again (store hits, already revealed: free): instructions a 
 their ratio. Unlike CPU time these move little with the machine's speed (within ~3% from run to run:
 the background rounds, the ledger's flushes, fall differently), so two versions of the code compare
 in two runs.
+
+The server runs on the interpreter that runs this script, and so does the stand-in unless
+``--stand-in-python`` names another: to compare two interpreters for the server, run this from a
+virtualenv of each with the stand-in on the same one, and compare the server's CPU over the stand-in's.
 """
 
 from __future__ import annotations
@@ -125,6 +130,11 @@ def main() -> None:
     parser.add_argument("--misses", type=int, default=3000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    parser.add_argument(
+        "--stand-in-python",
+        help="the interpreter the stand-in runs on (default: this one, as the server): keep it the same to compare "
+        "two interpreters of the server by its CPU over the stand-in's",
+    )
     parser.add_argument("--strace", action="store_true", help="count the server's system calls (strace -c)")
     parser.add_argument("--callgrind", action="store_true", help="count the server's instructions (valgrind)")
     args = parser.parse_args()
@@ -133,7 +143,7 @@ def main() -> None:
     if args.strace and shutil.which("strace") is None:
         raise SystemExit("strace is not installed: apt-get install strace")
     with (
-        stand_in(0.0) as (upstream, fake),
+        stand_in(0.0, python=args.stand_in_python) as (upstream, fake),
         tempfile.TemporaryDirectory() as tmp,
         temporary_database(Path(tmp)) as url,
     ):

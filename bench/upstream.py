@@ -95,12 +95,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="the server's workers for (1) and (3)")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], help="the server's event loop (default: asyncio)")
     parser.add_argument(
+        "--stand-in-python",
+        help="the interpreter the stand-in runs on (default: this one; the server always runs on this one)",
+    )
+    parser.add_argument(
         "--spy", help="py-spy's flame graph of the server during the first miss run, here (.txt: collapsed stacks)"
     )
     args = parser.parse_args()
     os.environ["LEADSMITH_TEST_DATABASE"] = args.backend
     with (
-        stand_in(args.delay, args.jitter) as (upstream, _),
+        stand_in(args.delay, args.jitter, args.stand_in_python) as (upstream, _),
         tempfile.TemporaryDirectory() as tmp,
         temporary_database(Path(tmp)) as url,
     ):
