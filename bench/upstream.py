@@ -110,6 +110,8 @@ def main() -> None:
         "--spy", help="py-spy's flame graph of the server during the first miss run, here (.txt: collapsed stacks)"
     )
     args = parser.parse_args()
+    if args.kept_rounds < 1:
+        parser.error("--kept-rounds must be 1 or more")
     os.environ["LEADSMITH_TEST_DATABASE"] = args.backend
     with (
         stand_in(args.delay, args.jitter, args.stand_in_python) as (upstream, _),
@@ -181,12 +183,10 @@ def main() -> None:
             # Alternated ABBA..., so that the machine's drift over the runs weighs on both alike.
             owns: list[WrkResult] = []
             agains: list[WrkResult] = []
+            pair = (("imported leads, again", own_script, owns), ("kept upstream answers, again", kept_script, agains))
             for n in range(args.kept_rounds):
-                for which in ("own", "kept") if n % 2 == 0 else ("kept", "own"):
-                    if which == "own":
-                        owns.append(run("imported leads, again", server.url, own_script))
-                    else:
-                        agains.append(run("kept upstream answers, again", server.url, kept_script))
+                for name, script, results in pair if n % 2 == 0 else pair[::-1]:
+                    results.append(run(name, server.url, script))
         finally:
             server.stop()
         calls_before = httpx.get(upstream + "/calls").json()["n"]
