@@ -154,7 +154,8 @@ class _WorkerProcess(multiprocess.Process):
     Sharing the parent's socket, each worker's event loop accepted every connection waiting when it woke
     up: wrk's 64 connections came out 47 and 17 on two workers, and the busier worker's requests took
     twice as long. The kernel now hashes each new connection to one worker's socket (64 came out 32 and
-    32, or 30 and 34). A worker that dies takes the connections still waiting in its own queue with it;
+    32, or 30 and 34). A hash is not a deal: 32 connections came out anywhere from 15 and 17 to 10 and 22
+    over twelve tries. A worker that dies takes the connections still waiting in its own queue with it;
     new ones go to the others until its replacement listens.
     """
 
