@@ -108,15 +108,19 @@ def _one_part_candidates(
 
 
 def with_suffixes(candidates: Sequence[Candidate], taken: Mapping[str, bool]) -> list[Candidate]:
-    """Where a candidate address belongs to someone else, the person likely got the next numbered one."""
+    """Where a candidate address belongs to someone else (``taken`` True), the person likely got the next
+    numbered one; one known to bounce (False) is no one's, and is left out."""
     out = []
     for c in candidates:
-        if not taken.get(c.email.lower()):
+        owned = taken.get(c.email.lower())
+        if owned is None:
             out.append(c)
+            continue
+        if not owned:
             continue
         local, domain = c.email.rsplit("@", 1)
         n = 2
-        while taken.get(f"{local}{n}@{domain}".lower()):
+        while f"{local}{n}@{domain}".lower() in taken:
             n += 1
         out.append(Candidate(f"{local}{n}@{domain}", c.score * NUMBERED_SHARE, c.pattern, None))
     out.sort(key=lambda c: -c.score)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,8 +11,9 @@ from sqlalchemy.dialects import postgresql
 from leadsmith.contacts.repository import has_work_address
 from leadsmith.db import bulk
 from leadsmith.db.database import Database, Executor, Prepared, read_sqlite_file
-from leadsmith.db.tables import companies, domain_patterns, emails, people, predicted_emails
+from leadsmith.db.tables import companies, domain_patterns, emails, people, predicted_emails, verifications
 from leadsmith.engine.patterns import PatternKey
+from leadsmith.verification.repository import trusted_status
 
 PRIOR_DOMAIN = "*"
 
@@ -49,12 +50,39 @@ _ALL_WITHOUT_WORK_ADDRESS = Prepared(
     .where(companies.c.domain == sa.any_(_DOMAINS), ~has_work_address())
     .order_by(companies.c.domain.collate("C"), people.c.id)
 )
+
+
+def _taken(at: Callable[[sa.ColumnElement[Any]], sa.ColumnElement[bool]]) -> sa.Subquery:
+    """The addresses no one is predicted at the domains ``at`` selects (a condition on a domain column),
+    each with whether someone has it (a namesake's: the person likely got a numbered one) or the
+    verifier found it undeliverable (no one has it: the next candidate instead)."""
+    return sa.union_all(
+        sa.select(emails.c.domain, emails.c.address_key, sa.true().label("owned")).where(at(emails.c.domain)),
+        sa.select(verifications.c.domain, verifications.c.address_key, sa.false().label("owned")).where(
+            at(verifications.c.domain), trusted_status() == "invalid"
+        ),
+    ).subquery("taken")
+
+
+_TAKEN_ALL = _taken(lambda domain: domain == sa.any_(_DOMAINS))
 _ALL_ADDRESS_KEYS = Prepared(
-    sa.select(emails.c.domain, emails.c.address_key)
-    .where(emails.c.domain == sa.any_(_DOMAINS))
-    .order_by(emails.c.domain.collate("C"))
+    sa.select(_TAKEN_ALL.c.domain, _TAKEN_ALL.c.address_key, _TAKEN_ALL.c.owned).order_by(
+        _TAKEN_ALL.c.domain.collate("C")
+    )
 )
-_ADDRESS_KEYS_AT = Prepared(sa.select(emails.c.address_key).where(emails.c.domain == sa.bindparam("domain")))
+_TAKEN_AT = _taken(lambda domain: domain == sa.bindparam("domain"))
+_ADDRESS_KEYS_AT = Prepared(sa.select(_TAKEN_AT.c.address_key, _TAKEN_AT.c.owned))
+
+
+def taken_of(rows: Iterable[Sequence[Any]]) -> dict[str, bool]:
+    """(address, owned) rows as the finder's ``taken``: True where someone has the address, False where
+    it only bounced."""
+    taken: dict[str, bool] = {}
+    for key, owned in rows:
+        taken[key] = bool(owned) or taken.get(key, False)
+    return taken
+
+
 _KNOWN = Prepared(
     sa.select(people.c.id, emails.c.address, emails.c.valid)
     .join(emails, emails.c.person_id == people.c.id)
@@ -165,9 +193,9 @@ def people_without_work_address_in_file(path: str, domain: str) -> list[tuple[in
     return read_sqlite_file(path, _WITHOUT_WORK_ADDRESS, {"domain": domain})
 
 
-def address_keys_in_file(path: str, domain: str) -> list[str]:
+def address_keys_in_file(path: str, domain: str) -> dict[str, bool]:
     """``address_keys_at``, read from the SQLite store at ``path`` by a pool worker."""
-    return [r[0] for r in read_sqlite_file(path, _ADDRESS_KEYS_AT, {"domain": domain})]
+    return taken_of(read_sqlite_file(path, _ADDRESS_KEYS_AT, {"domain": domain}))
 
 
 async def _by_domain(db: Database, stmt: Prepared, domains: Sequence[str]) -> AsyncIterator[tuple[str, list[Any]]]:
@@ -210,12 +238,13 @@ def without_work_address_by_domain(db: Database, domains: Sequence[str]) -> Asyn
 
 
 def address_keys_by_domain(db: Database, domains: Sequence[str]) -> AsyncIterator[tuple[str, list[Any]]]:
-    """``address_keys_at`` each of ``domains`` (sorted), in turn, as 1-tuples (PostgreSQL)."""
+    """``address_keys_at`` each of ``domains`` (sorted), in turn, as (address, owned) rows (PostgreSQL)."""
     return _by_domain(db, _ALL_ADDRESS_KEYS, domains)
 
 
-async def address_keys_at(db: Executor, domain: str) -> list[str]:
-    return [r[0] for r in await db.fetch_all(_ADDRESS_KEYS_AT, {"domain": domain})]
+async def address_keys_at(db: Executor, domain: str) -> dict[str, bool]:
+    """The finder's ``taken`` at ``domain`` (see ``taken_of``)."""
+    return taken_of(await db.fetch_all(_ADDRESS_KEYS_AT, {"domain": domain}))
 
 
 async def replace_predictions(

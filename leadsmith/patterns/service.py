@@ -111,12 +111,14 @@ def predict_addresses(
 ) -> list[tuple[int, str, float, str]]:
     """The likeliest work address at ``domain`` (person id, address, score, pattern: a plain tuple) of
     each of these people (id, full, first and last name), from the domain's scores, skipping addresses
-    that belong to someone already."""
+    that belong to someone already and those that bounced (``taken``: see ``with_suffixes``)."""
     out = []
+    # Each bounced address can take one candidate off a person's list: ask for as many more.
+    limit = 1 + min(sum(1 for owned in taken.values() if not owned), 8)
     for person_id, full, first, last in people:
         middle = parse_name(full).middle if full else ""
         found = find_emails(
-            first or "", last or "", middle, domain, ranked.for_name(middle), (), taken, 1, ranked.handle_rate
+            first or "", last or "", middle, domain, ranked.for_name(middle), (), taken, limit, ranked.handle_rate
         )
         if found and found[0].pattern:
             out.append((person_id, found[0].email, found[0].score, found[0].pattern))
@@ -149,7 +151,7 @@ def prior_in_database(url: str) -> dict[PatternKey, float]:
 
 def predict_in_file(path: str, domain: str, ranked: DomainScores) -> list[tuple[int, str, float, str]]:
     """``predict_addresses`` for a domain's people, read by a pool worker from the SQLite store at ``path``."""
-    taken = dict.fromkeys(repository.address_keys_in_file(path, domain), True)
+    taken = repository.address_keys_in_file(path, domain)
     people = repository.people_without_work_address_in_file(path, domain)
     return predict_addresses(domain, people, ranked, taken)
 
@@ -300,16 +302,15 @@ class PatternService:
 
         async def predict(domain: str) -> asyncio.Future[list[tuple[int, str, float, str]]]:
             if scan:  # before anything else is awaited: the tasks take their turns in domain order
-                keys, people = [k for (k,) in await all_keys.next(domain)], await all_people.next(domain)
+                taken, people = repository.taken_of(await all_keys.next(domain)), await all_people.next(domain)
             ranked = await self.scores(domain)
             if path is not None:
                 return self._compute(predict_in_file, str(path), domain, ranked)
             if own_file is not None and domain in big:
                 return self._put_aside(predict_in_file, str(own_file), domain, ranked)
             if not scan:
-                keys = await repository.address_keys_at(self.db, domain)
+                taken = await repository.address_keys_at(self.db, domain)
                 people = await repository.people_without_work_address(self.db, domain)
-            taken = dict.fromkeys(keys, True)
             if domain in big:
                 return self._put_aside(predict_addresses, domain, people, ranked, taken)
             return self._compute(predict_addresses, domain, people, ranked, taken)

@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from leadsmith.db import migrate
 from leadsmith.db.database import open_database
 from leadsmith.db.tables import predicted_emails
+from leadsmith.verification import repository as verifications
+from leadsmith.verification.rules import Result
 from tests.support import base_env, cli, temporary_database
 
 STAFF = "\n".join(
@@ -60,3 +62,31 @@ async def test_prediction_is_stored_then_replaced_by_a_real_address(env: dict[st
     later.write_text("name,email,domain\nDonald Knuth,don.knuth@gmail.com;dek@acme.example,acme.example\n")
     cli(env, "import", str(later))
     assert await predictions(env["LEADSMITH_DATABASE_URL"]) == {}
+
+
+async def test_a_prediction_that_bounced_gives_way_to_the_next_candidate(env: dict[str, str], tmp_path: Path) -> None:
+    """A predicted address the verifier found undeliverable is not predicted again when the domain is
+    learned again: the person gets the next candidate."""
+    url = env["LEADSMITH_DATABASE_URL"]
+    first = tmp_path / "staff.csv"
+    first.write_text("name,email,domain\n" + STAFF + "\nDonald Knuth,don.knuth@gmail.com,acme.example\n")
+    cli(env, "import", str(first))
+    ((bounced, _, _),) = (await predictions(url)).values()
+    assert bounced == "donald.knuth@acme.example"
+
+    db = open_database(url)
+    try:
+        async with db.transaction() as tx:
+            await verifications.save(tx, [Result(bounced, "invalid", 0, {"smtp": {"code": 550}}, 1)])
+    finally:
+        await db.close()
+    later = tmp_path / "later.csv"
+    later.write_text("name,email,domain\nKen Thompson,ken.thompson@acme.example,acme.example\n")
+    cli(env, "import", str(later))  # acme.example is learned again
+    ((address, score, pattern),) = (await predictions(url)).values()
+    # The next candidate: not the bounced one, nor a numbered one (as if a namesake had it).
+    assert address != bounced
+    assert address.endswith("@acme.example")
+    assert not any(ch.isdigit() for ch in address)
+    assert pattern.endswith("@acme.example")
+    assert 0 < score < 1
