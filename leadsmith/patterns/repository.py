@@ -64,14 +64,14 @@ def _taken(at: Callable[[sa.ColumnElement[Any]], sa.ColumnElement[bool]]) -> sa.
     ).subquery("taken")
 
 
-_TAKEN_ALL = _taken(lambda domain: domain == sa.any_(_DOMAINS))
-_ALL_ADDRESS_KEYS = Prepared(
-    sa.select(_TAKEN_ALL.c.domain, _TAKEN_ALL.c.address_key, _TAKEN_ALL.c.owned).order_by(
-        _TAKEN_ALL.c.domain.collate("C")
+_TAKEN_MANY = _taken(lambda domain: domain == sa.any_(_DOMAINS))
+_ALL_TAKEN = Prepared(
+    sa.select(_TAKEN_MANY.c.domain, _TAKEN_MANY.c.address_key, _TAKEN_MANY.c.owned).order_by(
+        _TAKEN_MANY.c.domain.collate("C")
     )
 )
-_TAKEN_AT = _taken(lambda domain: domain == sa.bindparam("domain"))
-_ADDRESS_KEYS_AT = Prepared(sa.select(_TAKEN_AT.c.address_key, _TAKEN_AT.c.owned))
+_TAKEN_ONE = _taken(lambda domain: domain == sa.bindparam("domain"))
+_TAKEN_AT = Prepared(sa.select(_TAKEN_ONE.c.address_key, _TAKEN_ONE.c.owned))
 
 
 def taken_of(rows: Iterable[Sequence[Any]]) -> dict[str, bool]:
@@ -193,9 +193,9 @@ def people_without_work_address_in_file(path: str, domain: str) -> list[tuple[in
     return read_sqlite_file(path, _WITHOUT_WORK_ADDRESS, {"domain": domain})
 
 
-def address_keys_in_file(path: str, domain: str) -> dict[str, bool]:
-    """``address_keys_at``, read from the SQLite store at ``path`` by a pool worker."""
-    return taken_of(read_sqlite_file(path, _ADDRESS_KEYS_AT, {"domain": domain}))
+def taken_in_file(path: str, domain: str) -> dict[str, bool]:
+    """``taken_at``, read from the SQLite store at ``path`` by a pool worker."""
+    return taken_of(read_sqlite_file(path, _TAKEN_AT, {"domain": domain}))
 
 
 async def _by_domain(db: Database, stmt: Prepared, domains: Sequence[str]) -> AsyncIterator[tuple[str, list[Any]]]:
@@ -237,14 +237,14 @@ def without_work_address_by_domain(db: Database, domains: Sequence[str]) -> Asyn
     return _by_domain(db, _ALL_WITHOUT_WORK_ADDRESS, domains)
 
 
-def address_keys_by_domain(db: Database, domains: Sequence[str]) -> AsyncIterator[tuple[str, list[Any]]]:
-    """``address_keys_at`` each of ``domains`` (sorted), in turn, as (address, owned) rows (PostgreSQL)."""
-    return _by_domain(db, _ALL_ADDRESS_KEYS, domains)
+def taken_by_domain(db: Database, domains: Sequence[str]) -> AsyncIterator[tuple[str, list[Any]]]:
+    """``taken_at`` each of ``domains`` (sorted), in turn, as (address, owned) rows (PostgreSQL)."""
+    return _by_domain(db, _ALL_TAKEN, domains)
 
 
-async def address_keys_at(db: Executor, domain: str) -> dict[str, bool]:
+async def taken_at(db: Executor, domain: str) -> dict[str, bool]:
     """The finder's ``taken`` at ``domain`` (see ``taken_of``)."""
-    return taken_of(await db.fetch_all(_ADDRESS_KEYS_AT, {"domain": domain}))
+    return taken_of(await db.fetch_all(_TAKEN_AT, {"domain": domain}))
 
 
 async def replace_predictions(

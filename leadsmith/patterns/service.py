@@ -151,7 +151,7 @@ def prior_in_database(url: str) -> dict[PatternKey, float]:
 
 def predict_in_file(path: str, domain: str, ranked: DomainScores) -> list[tuple[int, str, float, str]]:
     """``predict_addresses`` for a domain's people, read by a pool worker from the SQLite store at ``path``."""
-    taken = repository.address_keys_in_file(path, domain)
+    taken = repository.taken_in_file(path, domain)
     people = repository.people_without_work_address_in_file(path, domain)
     return predict_addresses(domain, people, ranked, taken)
 
@@ -302,14 +302,14 @@ class PatternService:
 
         async def predict(domain: str) -> asyncio.Future[list[tuple[int, str, float, str]]]:
             if scan:  # before anything else is awaited: the tasks take their turns in domain order
-                taken, people = repository.taken_of(await all_keys.next(domain)), await all_people.next(domain)
+                taken, people = repository.taken_of(await all_taken.next(domain)), await all_people.next(domain)
             ranked = await self.scores(domain)
             if path is not None:
                 return self._compute(predict_in_file, str(path), domain, ranked)
             if own_file is not None and domain in big:
                 return self._put_aside(predict_in_file, str(own_file), domain, ranked)
             if not scan:
-                taken = await repository.address_keys_at(self.db, domain)
+                taken = await repository.taken_at(self.db, domain)
                 people = await repository.people_without_work_address(self.db, domain)
             if domain in big:
                 return self._put_aside(predict_addresses, domain, people, ranked, taken)
@@ -323,7 +323,7 @@ class PatternService:
         # The three scans start together: the second phase's rows (which the first does not change)
         # are sorted on the server while the first phase learns.
         all_pairs = _ReadAhead(repository.pairs_by_domain(self.db, ordered) if scan else None)
-        all_keys = _ReadAhead(repository.address_keys_by_domain(self.db, ordered) if scan else None)
+        all_taken = _ReadAhead(repository.taken_by_domain(self.db, ordered) if scan else None)
         all_people = _ReadAhead(repository.without_work_address_by_domain(self.db, ordered) if scan else None)
         try:
             await self._pipeline(ordered, learn, store_support)
@@ -335,7 +335,7 @@ class PatternService:
             async with self.db.transaction() as tx:
                 await repository.replace_predictions(tx, predicted, self.clock())
         finally:
-            for reader in (all_pairs, all_keys, all_people):
+            for reader in (all_pairs, all_taken, all_people):
                 await reader.close()
         return len(ordered)
 

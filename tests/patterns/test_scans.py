@@ -47,8 +47,8 @@ async def test_scans_match_the_per_domain_reads(tmp_path: Path) -> None:
                 for domain, rows in got:
                     assert sorted(rows) == sorted(tuple(r) for r in await read(db, domain)), domain
                 assert any(rows for _, rows in got)
-            keys = [item async for item in repository.address_keys_by_domain(db, ordered)]
+            keys = [item async for item in repository.taken_by_domain(db, ordered)]
             for domain, rows in keys:
-                assert repository.taken_of(rows) == await repository.address_keys_at(db, domain)
+                assert repository.taken_of(rows) == await repository.taken_at(db, domain)
         finally:
             await db.close()
