@@ -485,8 +485,17 @@ def verify_cmd(
         return
     settings = _settings()
 
+    bounced: set[str] = set()  # domains where a predicted address bounced: their people predicted again
+
     async def body(db: Database) -> tuple[list[dict[str, object]], int]:
-        service = VerificationService(db, Verifier.from_settings(settings), settings)
+        service = VerificationService(db, Verifier.from_settings(settings), settings, on_bounced=bounced.update)
+        try:
+            return await verify(service)
+        finally:
+            if bounced:
+                await PatternService(db).refresh(bounced)
+
+    async def verify(service: VerificationService) -> tuple[list[dict[str, object]], int]:
         columns = (
             TextColumn("verifying"),
             BarColumn(),
@@ -506,6 +515,8 @@ def verify_cmd(
     results, count = _run(settings, body)
     if stored:
         out.print(f"re-verified {count} stored addresses")
+        if bounced:
+            out.print(f"predicted again at {len(bounced)} domain(s) where a predicted address bounced")
         return
     _print_verdicts(results, as_json)
 

@@ -130,6 +130,7 @@ class Services:
             db, Verifier.from_settings(settings), settings, metering, suppressions=suppressions
         )
         patterns.verification = verification
+        verification.on_bounced = patterns.learn_soon
         patterns.keep = ImportService(db, settings.default_phone_region, suppressions=suppressions).keep
         patterns.finder_verify = settings.finder_verify
         patterns.finder_verify_timeout = settings.finder_verify_timeout_seconds

@@ -239,6 +239,8 @@ predicted_emails = sa.Table(
     sa.Column("score", sa.Float, nullable=False),
     sa.Column("pattern", sa.String(64), nullable=False),
     sa.Column("updated_at", Ms, nullable=False),
+    # A verdict that an address bounces finds the people predicted at it (see VerificationService.on_bounced).
+    sa.Index("ix_predicted_emails_address", "address"),
 )
 
 verifications = sa.Table(

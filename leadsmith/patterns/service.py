@@ -569,8 +569,13 @@ class PatternService:
         except Exception:  # the answer stands; the store learns it another time
             log.exception("could not keep a confirmed address at %s", ask.domain)
 
+    def learn_soon(self, domains: Iterable[str]) -> None:
+        """Have these domains learned again at the learner's next round (``run_learner``)."""
+        self._to_learn.update(domains)
+
     async def run_learner(self, every_seconds: float = 5.0) -> None:
-        """Every few seconds, the patterns of the domains where the finder confirmed addresses re-learned."""
+        """Every few seconds, the patterns of the domains where the finder confirmed addresses, or the
+        verifier found a predicted one undeliverable, re-learned."""
         while True:
             await asyncio.sleep(every_seconds)
             if self._to_learn:

@@ -104,6 +104,15 @@ async def save(tx: Executor, results: Sequence[Result]) -> None:
             await tx.execute(sa.update(emails).where(emails.c.address_key.in_(chunk)).values(valid=valid))
 
 
+async def predicted_domains(db: Executor, keys: Sequence[str]) -> set[str]:
+    """The domains of those of ``keys`` (lower-cased addresses) that someone is predicted at."""
+    out: set[str] = set()
+    for i in range(0, len(keys), 500):
+        stmt = sa.select(predicted_emails.c.address).where(predicted_emails.c.address.in_(keys[i : i + 500]))
+        out.update(str(r.address).rsplit("@", 1)[1] for r in await db.fetch_all(stmt.distinct()))
+    return out
+
+
 def _due_addresses(now: int, cutoff: int, after: str = "") -> tuple[sa.Select[Any], sa.Select[Any]]:
     """Stored and predicted addresses (each labelled ``a``) never verified, too old, or due a re-check."""
     known = sa.select(emails.c.address_key.label("a")).where(

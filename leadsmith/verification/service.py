@@ -36,6 +36,10 @@ class VerificationService:
     clock: Clock = now_ms
     # Who opted out (see privacy/): their addresses are checked when asked, but no result is kept.
     suppressions: SuppressionList | None = None
+    # Told the domains where a predicted address was found undeliverable (a confirmed verdict), so that
+    # their patterns are learned again and those people predicted the next candidate (``Services.build``
+    # joins it to the pattern learner; the CLI learns them at the end of its run).
+    on_bounced: Callable[[set[str]], None] | None = None
     _holder: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
 
     def _cutoff(self, now: int) -> int:
@@ -63,8 +67,14 @@ class VerificationService:
             shield = await self.suppressions.current()
             if shield.active:
                 kept = [r for r in results if not shield.hides_any(traits(emails=[r.email] if "@" in r.email else []))]
+        # A confirmed "invalid" (not one still to be asked again): what hides an address, and what a
+        # domain's next learning leaves out of its people's predictions.
+        bounced = [r.email.lower() for r in kept if r.status == "invalid" and r.recheck_at is None and "@" in r.email]
         async with self.db.transaction() as tx:
             await repository.save(tx, kept)
+            domains = await repository.predicted_domains(tx, bounced) if bounced and self.on_bounced else set()
+        if domains and self.on_bounced is not None:
+            self.on_bounced(domains)
         return results
 
     async def _confirm_absences(self, results: Sequence[Result]) -> None:

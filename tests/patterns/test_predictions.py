@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from leadsmith.db.database import open_database
 from leadsmith.db.tables import predicted_emails
 from leadsmith.verification import repository as verifications
 from leadsmith.verification.rules import Result
-from tests.support import base_env, cli, temporary_database
+from tests.support import base_env, cli, start_server, temporary_database
 
 STAFF = "\n".join(
     f"{first} {last},{first.lower()}.{last.lower()}@acme.example,acme.example"
@@ -90,3 +92,66 @@ async def test_a_prediction_that_bounced_gives_way_to_the_next_candidate(env: di
     assert not any(ch.isdigit() for ch in address)
     assert pattern.endswith("@acme.example")
     assert 0 < score < 1
+
+
+KNOWN_TEST = (
+    "name,email,linkedin,domain\n"
+    "Jane Known,jane@known.test,,known.test\n"
+    "John Known,john@known.test,,known.test\n"
+    "Ada Lovelace,,https://www.linkedin.com/in/ada-lovelace-ls,known.test\n"
+)
+
+
+async def test_the_verifier_finding_a_prediction_undeliverable_has_it_predicted_again(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """``leadsmith verify --stored`` against the loopback mail server, which knows only jane@ and john@
+    at known.test: Ada's predicted ada@known.test bounces, and the same run predicts her the next
+    candidate (no import, no other learning of the domain needed)."""
+    url = env["LEADSMITH_DATABASE_URL"]
+    data = tmp_path / "staff.csv"
+    data.write_text(KNOWN_TEST)
+    cli(env, "import", str(data))
+    ((first, _, _),) = (await predictions(url)).values()
+    assert first == "ada@known.test"  # the domain writes {first}
+
+    out = cli(env, "verify", "--stored").stdout
+    assert "re-verified 3 stored addresses" in out
+    assert "predicted again at 1 domain(s) where a predicted address bounced" in out
+    ((address, score, _),) = (await predictions(url)).values()
+    assert address != first
+    assert address.endswith("@known.test")
+    assert not any(ch.isdigit() for ch in address)  # the next candidate, not a namesake's numbered one
+    assert 0 < score < 1
+
+    # An imported address that bounces changes no prediction.
+    data.write_text("name,email,domain\nNobody Known,nobody@known.test,known.test\n")
+    cli(env, "import", str(data))
+    before = await predictions(url)
+    out = cli(env, "verify", "nobody@known.test").stdout
+    assert "predicted again" not in out
+    assert await predictions(url) == before
+
+
+def test_a_server_verifying_in_the_background_predicts_the_next_candidate(tmp_path: Path) -> None:
+    """The same in a server: its background verifier finds ada@known.test undeliverable, and its pattern
+    learner's next round predicts her another address."""
+    with temporary_database(tmp_path) as url:
+        migrate.upgrade(url)
+        env = base_env(url)
+        data = tmp_path / "staff.csv"
+        data.write_text(KNOWN_TEST)
+        cli(env, "import", str(data))
+        server = start_server({**env, "LEADSMITH_VERIFY_BACKGROUND": "true"}, tmp_path / "server.log")
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                ((address, _, _),) = asyncio.run(predictions(url)).values()
+                if address != "ada@known.test":
+                    break
+                assert time.monotonic() < deadline, server.log.read_text()
+                time.sleep(0.3)
+        finally:
+            server.stop()
+        assert address.endswith("@known.test")
+        assert not any(ch.isdigit() for ch in address)
