@@ -84,3 +84,39 @@ def test_the_hot_tables_get_their_fill_factor_on_postgresql(tmp_path: Path) -> N
         assert options() == {name: [f"fillfactor={HOT_FILLFACTOR}"] for name in HOT_TABLES}
         migrate.downgrade(url, "0006")
         assert options() == dict.fromkeys(HOT_TABLES)
+
+
+def test_reveals_keep_their_rows_as_sqlite_makes_them_a_table_without_rowid(tmp_path: Path) -> None:
+    """Migration 0013 makes ``reveals`` again on SQLite (WITHOUT ROWID) and back on the way down: the
+    reveals are the same rows either way; a reveal whose person is gone is left behind."""
+    with temporary_database(tmp_path) as url:
+        if not url.startswith("sqlite"):
+            return
+        migrate.upgrade(url, "0012")
+        engine = sa.create_engine(normalise_url(url))
+        rows = [(1, 1, "work_email", 10), (1, 1, "phone", 11), (1, 2, "direct_email", 12)]
+
+        def reveals() -> tuple[list[tuple[object, ...]], str]:
+            with engine.connect() as conn:
+                found = conn.exec_driver_sql("SELECT * FROM reveals ORDER BY account_id, person_id, kind").all()
+                made = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'reveals'").scalar()
+            return [tuple(r) for r in found], str(made)
+
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql("INSERT INTO accounts (id, email, created_at) VALUES (1, 'a@x.test', 0)")
+                conn.exec_driver_sql("INSERT INTO people (id, created_at, updated_at) VALUES (1, 0, 0), (2, 0, 0)")
+                conn.exec_driver_sql("INSERT INTO reveals VALUES (?, ?, ?, ?)", rows)
+                # This engine's connections leave foreign keys off, as a store written without them would.
+                conn.exec_driver_sql("INSERT INTO reveals VALUES (1, 99, 'phone', 13)")
+            expected = sorted(rows, key=lambda r: (r[0], r[1], r[2]))
+            migrate.upgrade(url)
+            found, made = reveals()
+            assert found == expected
+            assert made.rstrip().upper().endswith("WITHOUT ROWID")
+            migrate.downgrade(url, "0012")
+            found, made = reveals()
+            assert found == expected
+            assert "WITHOUT ROWID" not in made.upper()
+        finally:
+            engine.dispose()
